@@ -32,6 +32,13 @@ ANNEAL_STRATEGIES = ("cos", "linear")
 STEP_MODES = ("linear", "exp")
 
 
+def check_momentum_bounds(base_momentum: Any, max_momentum: Any) -> None:
+    """Momentum bounds are real numbers in [0, 1] with ``base_momentum <= max_momentum``."""
+    check.in_range("base_momentum", base_momentum, 0.0, 1.0)
+    check.in_range("max_momentum", max_momentum, 0.0, 1.0)
+    check.ordered("base_momentum", base_momentum, "max_momentum", max_momentum)
+
+
 def _numpy() -> Any:
     import numpy
 
@@ -53,6 +60,8 @@ def _scalar_iteration(value: Any) -> int | float:
 
 def _array_iteration(value: Any) -> np.ndarray:
     np = _numpy()
+    if isinstance(value, (str, bytes)) or np.asarray(value).dtype.kind not in "biuf":
+        raise TypeError(f"iteration must be a number or an array of numbers, got {value!r}")
     try:
         it = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -153,8 +162,7 @@ class CyclicSchedule(_Serialisable):
 
     def __call__(self, iteration: Iterations) -> Any:
         """The learning rate at ``iteration`` (a float, or an array for array input)."""
-        wave, scale = self.wave(iteration)
-        return self.base_lr + (self.max_lr - self.base_lr) * wave * scale
+        return self.lr_from_wave(*self.wave(iteration))
 
     def momentum(self, iteration: Iterations, base_momentum: float = 0.8, max_momentum: float = 0.9) -> Any:
         """Momentum (or Adam's beta1) cycled opposite to the LR, as PyTorch's CyclicLR does.
@@ -162,11 +170,17 @@ class CyclicSchedule(_Serialisable):
         It is ``max_momentum`` when the LR is at ``base_lr`` and ``base_momentum``
         at the LR's peak.
         """
-        check.real("base_momentum", base_momentum)
-        check.real("max_momentum", max_momentum)
-        check.ordered("base_momentum", base_momentum, "max_momentum", max_momentum)
-        wave, scale = self.wave(iteration)
-        return max_momentum - (max_momentum - base_momentum) * wave * scale
+        check_momentum_bounds(base_momentum, max_momentum)
+        return self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum)
+
+    def lr_from_wave(self, position: Any, scale: Any) -> Any:
+        """The LR for a :meth:`wave` result (lets several bounds share one wave)."""
+        return self.base_lr + (self.max_lr - self.base_lr) * position * scale
+
+    @staticmethod
+    def momentum_from_wave(position: Any, scale: Any, base_momentum: float, max_momentum: float) -> Any:
+        """The momentum for a :meth:`wave` result: high when the LR is low."""
+        return max_momentum - (max_momentum - base_momentum) * position * scale
 
     def wave(self, iteration: Iterations) -> tuple[Any, Any]:
         """``(position, scale)``: where in the cycle (0 at the bounds, 1 at the peak) and the amplitude."""
@@ -180,7 +194,7 @@ class CyclicSchedule(_Serialisable):
                 position = position * (2.0 - position)
             elif self.shape == "hann":
                 position = 0.5 - 0.5 * math.cos(math.pi * position)
-            return position, self._scale(cycle, it)
+            return position, self.scale_at(cycle, it)
         np = _numpy()
         its = _array_iteration(iteration)
         cycles = np.floor(1 + its / self.total_size)
@@ -201,13 +215,14 @@ class CyclicSchedule(_Serialisable):
         np = _numpy()
         return np.floor(1 + _array_iteration(iteration) / self.total_size).astype(np.int64)
 
-    def _scale(self, cycle: int, it: int | float) -> float:
+    def scale_at(self, cycle: int | float, it: int | float) -> float:
+        """Amplitude factor for ``cycle`` / iteration ``it`` (1.0 for ``triangular``)."""
         if self.scale_fn is not None:
             return self.scale_fn(cycle if self.scale_mode == "cycle" else it)
         if self.mode == "triangular":
             return 1.0
         if self.mode == "triangular2":
-            return 1 / (2.0 ** (cycle - 1))
+            return 2.0 ** (1 - cycle)  # == 1 / 2**(cycle - 1) exactly, without overflow after 1024 cycles
         return self.gamma**it
 
     def _scale_array(self, cycles: np.ndarray, its: np.ndarray, raw: Any) -> Any:
@@ -216,7 +231,7 @@ class CyclicSchedule(_Serialisable):
             if self.mode == "triangular":
                 return 1.0
             if self.mode == "triangular2":
-                return 1 / (2.0 ** (cycles - 1))
+                return 2.0 ** (1 - cycles)
             return np.power(self.gamma, its)
         args = cycles if self.scale_mode == "cycle" else its
         try:
@@ -296,9 +311,7 @@ class OneCycleSchedule(_Serialisable):
 
     def momentum(self, iteration: Iterations, base_momentum: float = 0.85, max_momentum: float = 0.95) -> Any:
         """Momentum (or beta1) cycled opposite to the LR, as PyTorch's OneCycleLR does."""
-        check.real("base_momentum", base_momentum)
-        check.real("max_momentum", max_momentum)
-        check.ordered("base_momentum", base_momentum, "max_momentum", max_momentum)
+        check_momentum_bounds(base_momentum, max_momentum)
         return self._evaluate(iteration, {"base": base_momentum, "max": max_momentum}, lr=False)
 
     def _evaluate(self, iteration: Iterations, values: dict[str, float], *, lr: bool) -> Any:

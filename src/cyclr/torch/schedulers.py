@@ -1,0 +1,306 @@
+"""Drop-in replacements for ``torch.optim.lr_scheduler.CyclicLR`` and ``OneCycleLR``.
+
+Same arguments, defaults, LR and momentum sequences and state_dict keys as
+PyTorch's classes (switch by changing the import), with the values computed by
+the framework-free schedules in :mod:`cyclr.schedules`. Extras are keyword-only:
+``shape=`` and custom scale functions that are saved in the state_dict by name.
+"""
+
+from __future__ import annotations
+
+import types
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from ..scale import ScaleFn, scale_fn_from_ref, scale_fn_to_ref
+from ..schedules import CyclicSchedule, OneCycleSchedule, check_momentum_bounds
+
+__all__ = ["CyclicLR", "OneCycleLR"]
+
+
+def _per_group(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
+    """One value per param group: a list/tuple of matching length, or a scalar repeated."""
+    groups = len(optimizer.param_groups)
+    if isinstance(value, (list, tuple)):
+        if len(value) != groups:
+            raise ValueError(
+                f"{name} must have one value per param group: got {len(value)} values "
+                f"for {groups} param groups ({name}={value!r})"
+            )
+        return [v.clone() if isinstance(v, Tensor) else v for v in value]
+    return [value.clone() if isinstance(value, Tensor) else value] * groups
+
+
+def _check_optimizer(optimizer: Any) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+
+
+def _momentum_key(optimizer: Optimizer, scheduler: str) -> bool:
+    """Whether the optimizer's momentum is Adam-style ``betas[0]``; ValueError if it has none."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(
+            f"cycle_momentum=True needs an optimizer with a 'momentum' or 'betas' hyper-parameter, "
+            f"but {type(optimizer).__name__} has neither; pass cycle_momentum=False to {scheduler}"
+        )
+    return "betas" in optimizer.defaults
+
+
+def _init_momentum(
+    optimizer: Optimizer, use_beta1: bool, base_momentums: list[float], max_momentums: list[float], fresh: bool
+) -> None:
+    for base, high in zip(base_momentums, max_momentums):
+        check_momentum_bounds(base, high)
+    if not fresh:
+        return
+    for base, high, group in zip(base_momentums, max_momentums, optimizer.param_groups):
+        _set_momentum(group, use_beta1, high)
+        group["max_momentum"] = high
+        group["base_momentum"] = base
+
+
+def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
+    if use_beta1:
+        group["betas"] = (value, *group["betas"][1:])
+    else:
+        group["momentum"] = value
+
+
+def _warn_if_called_directly(scheduler: LRScheduler) -> None:
+    if not scheduler._get_lr_called_within_step:
+        warnings.warn(
+            "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rate (Smith 2017), a drop-in for ``torch.optim.lr_scheduler.CyclicLR``.
+
+    Call :meth:`step` after every batch. Arguments and defaults are PyTorch's;
+    see :class:`cyclr.CyclicSchedule` for their meaning.
+
+    Extras (keyword-only):
+        shape: ``"triangular"`` (default), ``"welch"`` or ``"hann"`` wave.
+
+    Unlike PyTorch, a named scale function (module-level, or registered with
+    :func:`cyclr.register_scale_fn`) is saved in :meth:`state_dict` and restored
+    by :meth:`load_state_dict`; a lambda is not, and saving one warns.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        base_lr: float | list[float],
+        max_lr: float | list[float],
+        step_size_up: int = 2000,
+        step_size_down: int | None = None,
+        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        gamma: float = 1.0,
+        scale_fn: ScaleFn | None = None,
+        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.8,
+        max_momentum: float | list[float] = 0.9,
+        last_epoch: int = -1,
+        *,
+        shape: Literal["triangular", "welch", "hann"] = "triangular",
+    ) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        base_lrs = _per_group("base_lr", optimizer, base_lr)
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        self.step_size_up = step_size_up
+        self.step_size_down = step_size_down
+        self.mode = mode
+        self.gamma = gamma
+        self._scale_fn_custom = scale_fn
+        self.scale_mode = scale_mode
+        self.shape = shape
+        self._build_schedules(base_lrs)  # validates every argument above
+        self.scale_mode = self._schedules[0].scale_mode
+        self.total_size = self._schedules[0].total_size
+        self.step_ratio = self._schedules[0].step_ratio
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_key(optimizer, "CyclicLR")
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            _init_momentum(optimizer, self.use_beta1, self.base_momentums, self.max_momentums, last_epoch == -1)
+        if last_epoch == -1:
+            for lr, group in zip(base_lrs, optimizer.param_groups):
+                if isinstance(group["lr"], Tensor):
+                    group["lr"].fill_(float(lr))
+                else:
+                    group["lr"] = lr
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _build_schedules(self, base_lrs: Sequence[Any]) -> None:
+        self._schedules = [
+            CyclicSchedule(
+                base_lr=base,
+                max_lr=high,
+                step_size_up=self.step_size_up,
+                step_size_down=self.step_size_down,
+                mode=self.mode,
+                gamma=self.gamma,
+                scale_fn=self._scale_fn_custom,
+                scale_mode=self.scale_mode,
+                shape=self.shape,
+            )
+            for base, high in zip(base_lrs, self.max_lrs)
+        ]
+
+    @property
+    def schedules(self) -> list[CyclicSchedule]:
+        """The core schedule of each param group."""
+        return list(self._schedules)
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude scale at cycle/iteration ``x`` (PyTorch's ``scale_fn``)."""
+        return self._schedules[0].scale_at(x, x)
+
+    def get_lr(self) -> list[float | Tensor]:
+        """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
+        _warn_if_called_directly(self)
+        position, scale = self._schedules[0].wave(self.last_epoch)
+        if self.cycle_momentum:
+            for group, base, high in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                momentum = CyclicSchedule.momentum_from_wave(position, scale, base, high)
+                _set_momentum(group, self.use_beta1, momentum)
+        return [schedule.lr_from_wave(position, scale) for schedule in self._schedules]
+
+    def state_dict(self) -> dict[str, Any]:
+        """PyTorch's state_dict keys, plus ``scale_fn_ref`` naming a custom scale function."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = None
+        state["scale_fn_ref"] = None
+        if fn is None:
+            return state
+        try:
+            state["scale_fn_ref"] = scale_fn_to_ref(fn)
+        except TypeError as err:
+            if isinstance(fn, types.FunctionType):
+                warnings.warn(f"{err} It is left out of the state_dict.", UserWarning, stacklevel=2)
+        if not isinstance(fn, types.FunctionType) and hasattr(fn, "__dict__"):
+            state["_scale_fn_custom"] = dict(fn.__dict__)  # PyTorch's format for callable objects
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict`, or from PyTorch's own CyclicLR."""
+        state = dict(state_dict)
+        custom = state.pop("_scale_fn_custom", None)
+        ref = state.pop("scale_fn_ref", None)
+        self.__dict__.update(state)
+        if ref is not None:
+            self._scale_fn_custom = scale_fn_from_ref(ref)
+        elif custom is not None and self._scale_fn_custom is not None:
+            self._scale_fn_custom.__dict__.update(custom)
+        if "step_size_up" not in state:  # PyTorch's state stores the cycle as total_size and step_ratio
+            up = self.total_size * self.step_ratio
+            self.step_size_up = round(up) if abs(up - round(up)) < 1e-9 else up
+            self.step_size_down = self.total_size - self.step_size_up
+        self._build_schedules(self.base_lrs)
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy (Smith 2018), a drop-in for ``torch.optim.lr_scheduler.OneCycleLR``.
+
+    Arguments and defaults are PyTorch's; see :class:`cyclr.OneCycleSchedule`.
+    Call :meth:`step` after every batch, ``total_steps`` times at most.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        max_lr: float | list[float],
+        total_steps: int | None = None,
+        epochs: int | None = None,
+        steps_per_epoch: int | None = None,
+        pct_start: float = 0.3,
+        anneal_strategy: Literal["cos", "linear"] = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: float | list[float] = 0.85,
+        max_momentum: float | list[float] = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        if total_steps is None:
+            if epochs is None or steps_per_epoch is None:
+                raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+            total_steps = epochs * steps_per_epoch
+        self.total_steps = total_steps
+        self.max_lrs = _per_group("max_lr", optimizer, max_lr)
+        self.pct_start = pct_start
+        self.anneal_strategy = anneal_strategy
+        self.div_factor = div_factor
+        self.final_div_factor = final_div_factor
+        self.three_phase = three_phase
+        self._build_schedules()  # validates every argument above
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            self.use_beta1 = _momentum_key(optimizer, "OneCycleLR")
+            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+            _init_momentum(optimizer, self.use_beta1, self.base_momentums, self.max_momentums, last_epoch == -1)
+        if last_epoch == -1:
+            for schedule, group in zip(self._schedules, optimizer.param_groups):
+                group["initial_lr"] = schedule.initial_lr
+                group["max_lr"] = schedule.max_lr
+                group["min_lr"] = schedule.min_lr
+        super().__init__(optimizer, last_epoch)
+
+    def _build_schedules(self) -> None:
+        self._schedules = [
+            OneCycleSchedule(
+                max_lr=high,
+                total_steps=self.total_steps,
+                pct_start=self.pct_start,
+                anneal_strategy=self.anneal_strategy,
+                div_factor=self.div_factor,
+                final_div_factor=self.final_div_factor,
+                three_phase=self.three_phase,
+            )
+            for high in self.max_lrs
+        ]
+
+    @property
+    def schedules(self) -> list[OneCycleSchedule]:
+        """The core schedule of each param group."""
+        return list(self._schedules)
+
+    def get_lr(self) -> list[float | Tensor]:
+        """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
+        _warn_if_called_directly(self)
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
+        if self.cycle_momentum:
+            for schedule, group, base, high in zip(
+                self._schedules, self.optimizer.param_groups, self.base_momentums, self.max_momentums
+            ):
+                _set_momentum(group, self.use_beta1, schedule.momentum(step, base, high))
+        return [schedule(step) for schedule in self._schedules]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from :meth:`state_dict`, or from PyTorch's own OneCycleLR."""
+        self.__dict__.update(state_dict)
+        self._build_schedules()
