@@ -24,7 +24,12 @@ from .schedules import (
 __version__ = "0.1.0"
 
 # Names whose modules need numpy: loaded on first access, not at import.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "Bounds": ".suggest",
+    "NoSuggestionError": ".suggest",
+    "RangeTestRecorder": ".rangetest",
+    "RangeTestResult": ".rangetest",
+}
 
 __all__ = [
     "CyclicSchedule",

@@ -1,0 +1,396 @@
+"""The LR range test's curve: the recorder every runner feeds, and the result it yields.
+
+A runner (``cyclr.torch.LRFinder``, the Keras callback, ...) owns the training
+loop; it asks the recorder for the LR of each step, hands it the step's loss and,
+now and then, validation metrics. The recorder decides when to stop (divergence,
+non-finite loss) and builds the :class:`RangeTestResult`. It is plain Python
+per step: no numpy, no framework.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+
+from . import _validate as check
+from .schedules import RangeSweep
+from .suggest import Bounds, NoSuggestionError, bounds_from_loss, bounds_from_metric
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+StopReason = Literal["finished", "diverged", "non_finite", "interrupted", "error", "exhausted"]
+STOP_REASONS: tuple[str, ...] = ("finished", "diverged", "non_finite", "interrupted", "error", "exhausted")
+FORMAT = "cyclr.range_test"
+FORMAT_VERSION = 1
+SUGGEST_METHODS = ("auto", "metric", "valley", "steepest", "min_div10")
+
+
+class RangeTestRecorder:
+    """Collects a range test's curve and decides when to stop.
+
+    Args:
+        sweep: the LR ramp; step ``i`` trains at ``sweep(i)``.
+        smooth_beta: EMA factor of the smoothed loss (bias-corrected), in [0, 1).
+        diverge_th: stop when the smoothed loss exceeds ``diverge_th`` times its
+            lowest value so far.
+        settings: extra settings stored on the result (runner options).
+    """
+
+    __slots__ = ("sweep", "smooth_beta", "diverge_th", "settings", "_lrs", "_losses", "_smoothed", "_avg",
+                 "_best", "_metrics", "_metric_steps", "_stop_reason", "_stop_step")
+
+    def __init__(
+        self,
+        sweep: RangeSweep,
+        smooth_beta: float = 0.98,
+        diverge_th: float = 5.0,
+        settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(sweep, RangeSweep):
+            raise TypeError(f"sweep must be a RangeSweep, got {sweep!r}")
+        beta = check.in_range("smooth_beta", smooth_beta, 0.0, 1.0)
+        if beta == 1.0:
+            raise ValueError(f"smooth_beta must be < 1, got smooth_beta={smooth_beta!r}")
+        threshold = check.real("diverge_th", diverge_th)
+        if threshold <= 1:
+            raise ValueError(f"diverge_th must be > 1, got diverge_th={diverge_th!r}")
+        self.sweep = sweep
+        self.smooth_beta = beta
+        self.diverge_th = threshold
+        self.settings: dict[str, Any] = {
+            "sweep": sweep.to_dict(),
+            "smooth_beta": beta,
+            "diverge_th": threshold,
+            **dict(settings or {}),
+        }
+        self._lrs = [sweep(i) for i in range(sweep.num_iter)]
+        self._losses: list[float] = []
+        self._smoothed: list[float] = []
+        self._avg = 0.0
+        self._best = math.inf
+        self._metrics: dict[str, list[float]] = {}
+        self._metric_steps: list[int] = []
+        self._stop_reason: str | None = None
+        self._stop_step: int | None = None
+
+    @property
+    def step(self) -> int:
+        """Steps recorded so far: the index of the next step."""
+        return len(self._losses)
+
+    @property
+    def done(self) -> bool:
+        """True once the sweep is complete or the test has been stopped."""
+        return self._stop_reason is not None or len(self._losses) >= len(self._lrs)
+
+    def lr(self, step: int | None = None) -> float:
+        """LR of ``step`` (default: the next step)."""
+        return self._lrs[len(self._losses) if step is None else step]
+
+    def record_loss(self, loss: float) -> bool:
+        """Record the next step's training loss; True means stop (diverged or non-finite)."""
+        if self.done:
+            raise RuntimeError("record_loss called after the range test stopped or finished")
+        loss = float(loss)
+        if not math.isfinite(loss):
+            # not added to the curve: one inf/nan would poison the smoothed loss and every reading
+            self._stop("non_finite")
+            return True
+        beta = self.smooth_beta
+        self._avg = beta * self._avg + (1.0 - beta) * loss
+        smoothed = self._avg / (1.0 - beta ** (len(self._losses) + 1))
+        self._losses.append(loss)
+        self._smoothed.append(smoothed)
+        if smoothed < self._best:
+            self._best = smoothed
+        elif smoothed > self.diverge_th * self._best and self._best > 0:
+            self._stop("diverged", len(self._losses) - 1)
+            return True
+        if len(self._losses) >= len(self._lrs):
+            self._stop_reason = "finished"
+        return False
+
+    def record_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Record validation metrics measured after the last recorded step."""
+        if not self._losses:
+            raise RuntimeError("record_metrics needs at least one recorded step")
+        if not isinstance(metrics, Mapping) or not metrics:
+            raise ValueError(f"metrics must be a non-empty mapping of name -> value, got {metrics!r}")
+        names = list(metrics)
+        if self._metrics and set(names) != set(self._metrics):
+            raise ValueError(f"metrics must have the same names at every step: {sorted(self._metrics)}, got {names}")
+        step = len(self._losses) - 1
+        if self._metric_steps and self._metric_steps[-1] == step:
+            raise ValueError(f"metrics for step {step} were already recorded")
+        for name in names:
+            self._metrics.setdefault(str(name), []).append(float(metrics[name]))
+        self._metric_steps.append(step)
+
+    def stop(self, reason: str) -> None:
+        """Mark the test as stopped early by the runner (``"interrupted"``, ``"error"``, ``"exhausted"``)."""
+        check.choice("reason", reason, STOP_REASONS)
+        if self._stop_reason is None:
+            self._stop(reason)
+
+    def _stop(self, reason: str, step: int | None = None) -> None:
+        self._stop_reason = reason
+        self._stop_step = len(self._losses) if step is None else step
+
+    def result(self, stop_reason: str | None = None) -> RangeTestResult:
+        """The curve recorded so far. ``stop_reason`` defaults to what the recorder saw."""
+        if stop_reason is not None:
+            self.stop(stop_reason)
+        reason = self._stop_reason
+        if reason is None:
+            reason = "finished" if len(self._losses) >= len(self._lrs) else "interrupted"
+        stop_step = None if reason == "finished" else self._stop_step
+        if stop_step is None and reason != "finished":
+            stop_step = len(self._losses)
+        n = len(self._losses)
+        return RangeTestResult(
+            lrs=self._lrs[:n],
+            losses=self._losses,
+            smoothed_losses=self._smoothed,
+            metrics=self._metrics,
+            metric_steps=self._metric_steps,
+            stop_reason=reason,
+            stop_step=stop_step,
+            settings=self.settings,
+        )
+
+
+class RangeTestResult:
+    """A recorded range test: the curve, why it stopped, and how it was run.
+
+    Attributes:
+        lrs, losses, smoothed_losses: one entry per completed step (float64 arrays).
+        metrics: name -> values measured at ``metric_steps`` (LRs ``metric_lrs``).
+        stop_reason: ``"finished"``, ``"diverged"``, ``"non_finite"``, ``"interrupted"``,
+            ``"error"`` or ``"exhausted"`` (a one-shot loader ran out).
+        stop_step: the step where it stopped early (None when finished); for
+            ``"diverged"`` the last recorded point, otherwise the first step not recorded.
+        settings: sweep, smoothing, divergence threshold and runner options.
+        coarse: the exploratory sweep that chose this sweep's range, if any.
+    """
+
+    def __init__(
+        self,
+        lrs: Any,
+        losses: Any,
+        smoothed_losses: Any,
+        metrics: Mapping[str, Any] | None = None,
+        metric_steps: Any = (),
+        stop_reason: str = "finished",
+        stop_step: int | None = None,
+        settings: Mapping[str, Any] | None = None,
+        coarse: RangeTestResult | None = None,
+    ) -> None:
+        self.lrs = np.array(lrs, dtype=np.float64)
+        self.losses = np.array(losses, dtype=np.float64)
+        self.smoothed_losses = np.array(smoothed_losses, dtype=np.float64)
+        if not self.lrs.shape == self.losses.shape == self.smoothed_losses.shape or self.lrs.ndim != 1:
+            raise ValueError(
+                "lrs, losses and smoothed_losses must be 1-d and of one length, got "
+                f"{self.lrs.shape}, {self.losses.shape}, {self.smoothed_losses.shape}"
+            )
+        self.metric_steps = np.array(metric_steps, dtype=np.int64)
+        self.metrics = {str(k): np.array(v, dtype=np.float64) for k, v in (metrics or {}).items()}
+        for name, values in self.metrics.items():
+            if values.shape != self.metric_steps.shape:
+                raise ValueError(f"metric {name!r} has {values.size} values for {self.metric_steps.size} metric_steps")
+        if self.metric_steps.size and (self.metric_steps.min() < 0 or self.metric_steps.max() >= self.lrs.size):
+            raise ValueError(f"metric_steps must index recorded steps 0..{self.lrs.size - 1}")
+        self.stop_reason: str = check.choice("stop_reason", stop_reason, STOP_REASONS)
+        self.stop_step = None if stop_step is None else int(stop_step)
+        self.settings: dict[str, Any] = dict(settings or {})
+        if coarse is not None and not isinstance(coarse, RangeTestResult):
+            raise TypeError(f"coarse must be a RangeTestResult or None, got {coarse!r}")
+        self.coarse = coarse
+
+    # --- views ---------------------------------------------------------------
+
+    @property
+    def steps(self) -> np.ndarray:
+        return np.arange(self.lrs.size)
+
+    @property
+    def metric_lrs(self) -> np.ndarray:
+        """LRs at which the metrics were measured."""
+        return self.lrs[self.metric_steps]
+
+    @property
+    def sweep(self) -> RangeSweep | None:
+        data = self.settings.get("sweep")
+        return RangeSweep.from_dict(data) if data else None
+
+    @property
+    def stop_lr(self) -> float | None:
+        """LR where the test stopped early (the divergence point), None when it finished."""
+        if self.stop_step is None:
+            return None
+        if self.stop_step < self.lrs.size:
+            return float(self.lrs[self.stop_step])
+        sweep = self.sweep
+        if sweep is not None and self.stop_step < sweep.num_iter:
+            return float(sweep(self.stop_step))
+        return None
+
+    @property
+    def log_scale(self) -> bool:
+        """True for an exponential sweep: read and plot against log LR."""
+        return bool(self.settings.get("sweep", {}).get("step_mode") == "exp")
+
+    def __len__(self) -> int:
+        return int(self.lrs.size)
+
+    def __repr__(self) -> str:
+        lr = f"{self.lrs[0]:.3g}..{self.lrs[-1]:.3g}" if self.lrs.size else "empty"
+        return (f"RangeTestResult({self.lrs.size} steps, lr {lr}, stop_reason={self.stop_reason!r}, "
+                f"metrics={sorted(self.metrics)})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RangeTestResult):
+            return NotImplemented
+        return _same(self.to_dict(), other.to_dict())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # --- reading -----------------------------------------------------------------
+
+    def suggest(self, method: str = "auto", *, metric: str | None = None, **options: Any) -> Bounds:
+        """Read CLR bounds off the curve.
+
+        Args:
+            method: ``"auto"`` (the metric reading when an accuracy-like metric or
+                a validation loss was recorded, else ``"valley"`` on the training
+                loss), ``"metric"``, or a loss reading: ``"valley"``,
+                ``"steepest"``, ``"min_div10"``.
+            metric: metric name for the metric reading (default: the first whose
+                name contains "acc", else "val_loss").
+            options: passed to :func:`cyclr.suggest.bounds_from_metric` or
+                :func:`cyclr.suggest.bounds_from_loss`.
+
+        Raises:
+            NoSuggestionError: the curve has no usable signal.
+        """
+        check.choice("method", method, SUGGEST_METHODS)
+        ratios = tuple(self.settings.get("group_ratios", (1.0,)))
+        if method in ("auto", "metric"):
+            name = metric if metric is not None else self._default_metric()
+            if name is None and method == "metric":
+                raise NoSuggestionError("no metric was recorded: pass val_loader to the range test or use a loss method")
+            if name is not None:
+                if name not in self.metrics:
+                    raise ValueError(f"metric must be one of {sorted(self.metrics)}, got metric={name!r}")
+                options.setdefault("higher_is_better", not _is_loss_like(name))
+                options.setdefault("log_x", self.log_scale)
+                bounds = bounds_from_metric(self.metric_lrs, self.metrics[name], group_ratios=ratios, **options)
+                details = dict(bounds.details) | {"metric": name}
+                return _replace(bounds, details=details)
+            method = "valley"
+        return bounds_from_loss(self.lrs, self.losses, method=method, group_ratios=ratios, **options)
+
+    def _default_metric(self) -> str | None:
+        for name in self.metrics:
+            if "acc" in name.lower():
+                return name
+        return "val_loss" if "val_loss" in self.metrics else None
+
+    def plot(self, bounds: Bounds | str | None = "auto", **kwargs: Any) -> Figure:
+        """Loss (raw, smoothed), metrics and suggested bounds against LR; see :func:`cyclr.plot.plot_range_test`."""
+        from .plot import plot_range_test
+
+        return plot_range_test(self, bounds=bounds, **kwargs)
+
+    # --- persistence ----------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict; :meth:`from_dict` rebuilds an equal result (floats round-trip exactly)."""
+        return {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "lrs": self.lrs.tolist(),
+            "losses": self.losses.tolist(),
+            "smoothed_losses": self.smoothed_losses.tolist(),
+            "metrics": {k: v.tolist() for k, v in self.metrics.items()},
+            "metric_steps": self.metric_steps.tolist(),
+            "stop_reason": self.stop_reason,
+            "stop_step": self.stop_step,
+            "settings": self.settings,
+            "coarse": None if self.coarse is None else self.coarse.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RangeTestResult:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"data is not a saved range test (format={data.get('format')!r}, expected {FORMAT!r})")
+        if data.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported range test format version {data.get('version')!r}")
+        coarse = data.get("coarse")
+        return cls(
+            lrs=data["lrs"],
+            losses=data["losses"],
+            smoothed_losses=data["smoothed_losses"],
+            metrics=data.get("metrics", {}),
+            metric_steps=data.get("metric_steps", []),
+            stop_reason=data["stop_reason"],
+            stop_step=data.get("stop_step"),
+            settings=data.get("settings", {}),
+            coarse=None if coarse is None else cls.from_dict(coarse),
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the result as JSON (exact round trip through :meth:`load`)."""
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(self.to_dict(), f)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RangeTestResult:
+        with open(path, encoding="utf-8") as f:
+            return cls.from_dict(json.load(f))
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write the curve as CSV: step, lr, loss, smoothed_loss, then one column per metric
+        (empty where it was not measured). Floats are written with full precision."""
+        names = list(self.metrics)
+        by_step = {int(s): i for i, s in enumerate(self.metric_steps.tolist())}
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["step", "lr", "loss", "smoothed_loss", *names])
+            for step in range(self.lrs.size):
+                row = [step, repr(float(self.lrs[step])), repr(float(self.losses[step])),
+                       repr(float(self.smoothed_losses[step]))]
+                j = by_step.get(step)
+                row += [repr(float(self.metrics[n][j])) if j is not None else "" for n in names]
+                writer.writerow(row)
+
+
+def _is_loss_like(name: str) -> bool:
+    lowered = name.lower()
+    return "loss" in lowered or "error" in lowered or lowered.endswith(("mse", "mae", "rmse"))
+
+
+def _replace(bounds: Bounds, **changes: Any) -> Bounds:
+    return dataclasses.replace(bounds, **changes)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Exact equality of JSON-like data, where NaN equals NaN."""
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+__all__ = ["Bounds", "NoSuggestionError", "RangeTestRecorder", "RangeTestResult", "STOP_REASONS"]
