@@ -148,17 +148,21 @@ class CyclicSchedule(_Serialisable):
             check.choice("scale_mode", self.scale_mode, SCALE_MODES)
             # As in PyTorch, a built-in mode fixes what its scale depends on.
             object.__setattr__(self, "scale_mode", "iterations" if self.mode == "exp_range" else "cycle")
+        down = self.step_size_up if self.step_size_down is None else self.step_size_down
+        total = float(self.step_size_up) + float(down)
+        # Derived once: wave() runs every optimizer step.
+        object.__setattr__(self, "_total_size", total)
+        object.__setattr__(self, "_step_ratio", float(self.step_size_up) / total)
 
     @property
     def total_size(self) -> float:
         """Iterations in one full cycle."""
-        down = self.step_size_up if self.step_size_down is None else self.step_size_down
-        return float(self.step_size_up) + float(down)
+        return self._total_size  # type: ignore[attr-defined,no-any-return]
 
     @property
     def step_ratio(self) -> float:
         """Fraction of a cycle spent rising."""
-        return float(self.step_size_up) / self.total_size
+        return self._step_ratio  # type: ignore[attr-defined,no-any-return]
 
     def __call__(self, iteration: Iterations) -> Any:
         """The learning rate at ``iteration`` (a float, or an array for array input)."""
@@ -185,10 +189,11 @@ class CyclicSchedule(_Serialisable):
     def wave(self, iteration: Iterations) -> tuple[Any, Any]:
         """``(position, scale)``: where in the cycle (0 at the bounds, 1 at the peak) and the amplitude."""
         if _is_scalar(iteration):
-            it = _scalar_iteration(iteration)
-            cycle = math.floor(1 + it / self.total_size)
-            x = 1.0 + it / self.total_size - cycle
-            ratio = self.step_ratio
+            it = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
+            total = self._total_size  # type: ignore[attr-defined]
+            cycle = math.floor(1 + it / total)
+            x = 1.0 + it / total - cycle
+            ratio = self._step_ratio  # type: ignore[attr-defined]
             position = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
             if self.shape == "welch":
                 position = position * (2.0 - position)
@@ -273,14 +278,17 @@ class OneCycleSchedule(_Serialisable):
         check.positive("final_div_factor", self.final_div_factor)
         if not isinstance(self.three_phase, bool):
             raise TypeError(f"three_phase must be a bool, got {self.three_phase!r}")
-        start = 0.0
-        for end, *_ in self._phases():
+        phases = self._phase_table()
+        for start, end, *_ in phases:
             if not end > start:
                 raise ValueError(
                     "every phase must last at least one step: got pct_start="
                     f"{self.pct_start!r} with total_steps={self.total_steps!r}, three_phase={self.three_phase!r}"
                 )
-            start = end
+        # Derived once: phase() runs every optimizer step.
+        object.__setattr__(self, "_phases", phases)
+        object.__setattr__(self, "_lr_ends", [(p[2], p[3]) for p in phases])
+        object.__setattr__(self, "_anneal", _anneal_cos if self.anneal_strategy == "cos" else _anneal_linear)
 
     @property
     def initial_lr(self) -> float:
@@ -290,58 +298,74 @@ class OneCycleSchedule(_Serialisable):
     def min_lr(self) -> float:
         return self.initial_lr / self.final_div_factor
 
-    def _phases(self) -> list[tuple[float, str, str, str, str]]:
-        """(end_step, start_lr, end_lr, start_momentum, end_momentum) per phase, as in PyTorch."""
+    def _phase_table(self) -> tuple[tuple[float, float, float, float, str, str], ...]:
+        """(start_step, end_step, start_lr, end_lr, start_momentum, end_momentum) per phase, as in PyTorch."""
+        initial, peak, low = self.initial_lr, self.max_lr, self.min_lr
         warmup_end = float(self.pct_start * self.total_steps) - 1
+        last = float(self.total_steps - 1)
         if self.three_phase:
-            return [
-                (warmup_end, "initial", "max", "max", "base"),
-                (float(2 * self.pct_start * self.total_steps) - 2, "max", "initial", "base", "max"),
-                (self.total_steps - 1, "initial", "min", "max", "max"),
-            ]
-        return [
-            (warmup_end, "initial", "max", "max", "base"),
-            (self.total_steps - 1, "max", "min", "base", "max"),
-        ]
+            down_end = float(2 * self.pct_start * self.total_steps) - 2
+            return (
+                (0.0, warmup_end, initial, peak, "max", "base"),
+                (warmup_end, down_end, peak, initial, "base", "max"),
+                (down_end, last, initial, low, "max", "max"),
+            )
+        return ((0.0, warmup_end, initial, peak, "max", "base"), (warmup_end, last, peak, low, "base", "max"))
 
     def __call__(self, iteration: Iterations) -> Any:
         """The learning rate at ``iteration`` (0 to ``total_steps``)."""
-        values = {"initial": self.initial_lr, "max": self.max_lr, "min": self.min_lr}
-        return self._evaluate(iteration, values, lr=True)
+        return self.lr_from_phase(*self.phase(iteration))
 
     def momentum(self, iteration: Iterations, base_momentum: float = 0.85, max_momentum: float = 0.95) -> Any:
         """Momentum (or beta1) cycled opposite to the LR, as PyTorch's OneCycleLR does."""
         check_momentum_bounds(base_momentum, max_momentum)
-        return self._evaluate(iteration, {"base": base_momentum, "max": max_momentum}, lr=False)
+        return self.momentum_from_phase(*self.phase(iteration), base_momentum, max_momentum)
 
-    def _evaluate(self, iteration: Iterations, values: dict[str, float], *, lr: bool) -> Any:
-        anneal = _anneal_cos if self.anneal_strategy == "cos" else _anneal_linear
-        phases = self._phases()
+    def phase(self, iteration: Iterations) -> tuple[Any, Any]:
+        """``(phase index, fraction of that phase done)`` at ``iteration``."""
+        phases = self._phases  # type: ignore[attr-defined]
         if _is_scalar(iteration):
-            step = self._check_step(_scalar_iteration(iteration))
-            start_step = 0.0
-            for i, (end_step, s_lr, e_lr, s_m, e_m) in enumerate(phases):
-                if step <= end_step or i == len(phases) - 1:
-                    pct = (step - start_step) / (end_step - start_step)
-                    start, end = (s_lr, e_lr) if lr else (s_m, e_m)
-                    return anneal(values[start], values[end], pct, math.cos)
-                start_step = end_step
+            step = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
+            self._check_step(step)
+            last = len(phases) - 1
+            for i, (start, end, *_) in enumerate(phases):
+                if step <= end or i == last:
+                    return i, (step - start) / (end - start)
         np = _numpy()
         steps = _array_iteration(iteration)
         if steps.size:
             self._check_step(float(steps.max()))
-        out = np.empty_like(steps)
-        chosen = np.full(steps.shape, len(phases) - 1)
+        index = np.full(steps.shape, len(phases) - 1)
         for i in reversed(range(len(phases) - 1)):
-            chosen = np.where(steps <= phases[i][0], i, chosen)
-        start_step = 0.0
-        for i, (end_step, s_lr, e_lr, s_m, e_m) in enumerate(phases):
-            mask = chosen == i
-            pct = (steps[mask] - start_step) / (end_step - start_step)
-            start, end = (s_lr, e_lr) if lr else (s_m, e_m)
-            out[mask] = anneal(values[start], values[end], pct, np.cos)
-            start_step = end_step
-        return out
+            index = np.where(steps <= phases[i][1], i, index)
+        starts = np.array([p[0] for p in phases])[index]
+        ends = np.array([p[1] for p in phases])[index]
+        return index, (steps - starts) / (ends - starts)
+
+    def lr_from_phase(self, index: Any, pct: Any) -> Any:
+        """The LR for a :meth:`phase` result."""
+        return self._interpolate(index, pct, self._lr_ends)  # type: ignore[attr-defined]
+
+    def momentum_from_phase(self, index: Any, pct: Any, base_momentum: float, max_momentum: float) -> Any:
+        """The momentum for a :meth:`phase` result: high when the LR is low."""
+        if isinstance(index, int):
+            *_, start, end = self._phases[index]  # type: ignore[attr-defined]
+            low_or_high = {"base": base_momentum, "max": max_momentum}
+            return self._anneal(low_or_high[start], low_or_high[end], pct, math.cos)  # type: ignore[attr-defined]
+        ends = [
+            (max_momentum if start == "max" else base_momentum, max_momentum if end == "max" else base_momentum)
+            for *_, start, end in self._phases  # type: ignore[attr-defined]
+        ]
+        return self._interpolate(index, pct, ends)
+
+    def _interpolate(self, index: Any, pct: Any, ends: list[tuple[float, float]]) -> Any:
+        anneal = self._anneal  # type: ignore[attr-defined]
+        if isinstance(index, int):
+            start, end = ends[index]
+            return anneal(start, end, pct, math.cos)
+        np = _numpy()
+        table = np.array(ends, dtype=np.float64)
+        return anneal(table[index, 0], table[index, 1], pct, np.cos)
 
     def _check_step(self, step: float) -> float:
         if step > self.total_steps:

@@ -290,12 +290,13 @@ class OneCycleLR(LRScheduler):
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
+        index, pct = self._schedules[0].phase(step)
         if self.cycle_momentum:
             for schedule, group, base, high in zip(
                 self._schedules, self.optimizer.param_groups, self.base_momentums, self.max_momentums
             ):
-                _set_momentum(group, self.use_beta1, schedule.momentum(step, base, high))
-        return [schedule(step) for schedule in self._schedules]
+                _set_momentum(group, self.use_beta1, schedule.momentum_from_phase(index, pct, base, high))
+        return [schedule.lr_from_phase(index, pct) for schedule in self._schedules]
 
     def state_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
