@@ -11,8 +11,8 @@ $(PY): pyproject.toml scripts/bootstrap.sh
 setup: $(PY)
 
 demo: $(PY)
-	$(VENV)/bin/cyclr plot --compare triangular triangular2 exp_range --base-lr 0.001 --max-lr 0.006 \
-		--step-size 2000 --iterations 20000 -o cyclr-policies.png
+	$(VENV)/bin/cyclr plot --mode triangular triangular2 exp_range --base-lr 0.001 --max-lr 0.006 \
+		--step-size 2000 --iterations 20000 --momentum 0.8 0.9 -o cyclr-policies.png
 
 test: $(PY)
 	KERAS_BACKEND=torch $(PY) -m pytest -q
