@@ -1,0 +1,189 @@
+"""cyclr.keras.LRFinder on the torch backend (see conftest.py), and the jax backend in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import torch
+
+from cyclr import RangeSweep
+from cyclr.keras import CyclicLR, LRFinder
+from cyclr.rangetest import RangeTestResult
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(96, 4)).astype("float32")
+Y = (X[:, 0] + X[:, 1] > 0).astype("int64")
+
+
+class SpyModel(keras.Sequential):
+    """Records the learning rate of every update it makes."""
+
+    seen: list[float]
+
+    def train_step(self, data):
+        self.seen.append(float(keras.ops.convert_to_numpy(self.optimizer.learning_rate)))
+        return super().train_step(data)
+
+
+def classifier(optimizer=None, cls=keras.Sequential, seed: int = 1) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = cls([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.2), keras.layers.Dense(2)])
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def snapshot(model: keras.Model) -> list[np.ndarray]:
+    variables = [*model.variables, *model.optimizer.variables]
+    return [keras.ops.convert_to_numpy(v).copy() for v in variables]
+
+
+def assert_same_state(model: keras.Model, before: list[np.ndarray]) -> None:
+    after = snapshot(model)
+    assert len(after) == len(before)
+    for a, b in zip(after, before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sweeps_the_lr_records_validation_metrics_and_restores_the_model():
+    model = classifier(cls=SpyModel)
+    model.seen = []
+    model.fit(X, Y, batch_size=16, epochs=1, verbose=0)  # optimizer state and a nonzero step count
+    model.seen = []
+    before = snapshot(model)
+    finder = LRFinder(model, progress=False)
+    result = finder.range_test(X, Y, validation_data=(X[:32], Y[:32]), start_lr=0.0, end_lr=0.5, num_iter=12,
+                               batch_size=16, val_every=4)
+    assert isinstance(result, RangeTestResult) and finder.result is result
+    assert result.stop_reason == "finished" and result.sweep == RangeSweep(0.0, 0.5, 12, "linear")
+    np.testing.assert_allclose(model.seen, result.lrs, rtol=1e-6, atol=1e-9)  # the LR each update really used
+    np.testing.assert_allclose(result.lrs, np.linspace(0.0, 0.5, 12))
+    assert set(result.metrics) == {"val_loss", "val_accuracy"}
+    assert result.metric_steps.tolist() == [3, 7, 11]
+    assert all(0.0 <= a <= 1.0 for a in result.metrics["val_accuracy"])
+    assert_same_state(model, before)
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
+def test_a_later_fit_is_as_if_the_test_never_ran():
+    schedule = CyclicLR(1e-3, 1e-2, step_size_up=3)
+    tested, untouched = (classifier(keras.optimizers.SGD(schedule, momentum=0.9)) for _ in range(2))
+    for model in (tested, untouched):
+        # Keras' first fit builds the step and draws from torch's RNG doing so: get both past it
+        keras.utils.set_random_seed(3)
+        model.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    rng = torch.get_rng_state()
+    LRFinder(tested, progress=False).range_test(X, Y, start_lr=1e-4, end_lr=1.0, num_iter=8, batch_size=16)
+    assert torch.equal(torch.get_rng_state(), rng)  # the unseeded dropout drew from it
+    for model in (tested, untouched):
+        torch.set_rng_state(rng)
+        model.fit(X, Y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(snapshot(tested), snapshot(untouched)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_exponential_sweep_stops_when_the_loss_diverges():
+    model = classifier(keras.optimizers.SGD(0.01))
+    before = snapshot(model)
+    result = LRFinder(model, progress=False).range_test(X, Y, start_lr=1e-3, end_lr=1e6, num_iter=60, batch_size=16)
+    assert result.settings["sweep"]["step_mode"] == "exp"
+    assert result.stop_reason in ("diverged", "non_finite") and len(result) < 60
+    assert_same_state(model, before)
+
+
+def batches(n: int):
+    for i in range(n):
+        yield X[16 * i : 16 * i + 16], Y[16 * i : 16 * i + 16]
+
+
+class Batches:
+    """A re-iterable collection of batches, like a DataLoader."""
+
+    def __iter__(self):
+        return batches(3)
+
+
+def test_iterable_data_is_cycled_and_a_one_shot_generator_stops_the_test():
+    model = classifier()
+    cycled = LRFinder(model, progress=False).range_test(Batches(), validation_data=Batches(), start_lr=1e-4,
+                                                       end_lr=1e-2, num_iter=7, val_every=7, val_batches=2)
+    assert cycled.stop_reason == "finished" and len(cycled) == 7 and cycled.metric_steps.tolist() == [6]
+    one_shot = LRFinder(model, progress=False).range_test(batches(5), start_lr=1e-4, end_lr=1e-2, num_iter=9)
+    assert one_shot.stop_reason == "exhausted" and len(one_shot) == 5
+
+
+def test_an_error_mid_test_still_restores_and_keeps_the_partial_curve():
+    model = classifier()
+    model.optimizer.build(model.trainable_variables)  # else the test builds it, adding Adam's moments
+    before = snapshot(model)
+
+    def failing():
+        yield from batches(3)
+        raise RuntimeError("reader broke")
+
+    finder = LRFinder(model, progress=False)
+    with pytest.raises(RuntimeError, match="reader broke") as info:
+        finder.range_test(failing(), start_lr=1e-4, end_lr=1e-2, num_iter=10)
+    assert finder.result is not None and len(finder.result) == 3 and finder.result.stop_reason == "error"
+    assert info.value.range_test_result is finder.result
+    assert_same_state(model, before)
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="model must be a keras.Model"):
+        LRFinder("model")  # type: ignore[arg-type]
+    uncompiled = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="must be compiled"):
+        LRFinder(uncompiled).range_test(X, Y)
+    finder = LRFinder(classifier(), progress=False)
+    with pytest.raises(ValueError, match="start_lr must be >= 0"):
+        finder.range_test(X, Y, start_lr=-1.0)
+    with pytest.raises(ValueError, match="step_mode must be one of"):
+        finder.range_test(X, Y, step_mode="cosine")
+    with pytest.raises(ValueError, match="end_lr must be > start_lr"):
+        finder.range_test(X, Y, start_lr=1.0, end_lr=0.5)
+    with pytest.raises(ValueError, match="x must yield at least one batch"):
+        finder.range_test(batches(0))
+    with pytest.raises(TypeError, match="validation_data must be"):
+        finder.range_test(X, Y, validation_data=5)
+    with pytest.raises(TypeError, match="x must be arrays or an iterable"):
+        finder.range_test(5)
+
+
+JAX_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np, keras
+    from cyclr.keras import CyclicLR, LRFinder
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32"); y = (x[:, 0] > 0).astype("int64")
+    schedule = CyclicLR(1e-3, 1e-2, step_size_up=2, step_size_down=3, shape="welch")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)  # 8 jit-compiled updates
+    assert keras.backend.backend() == "jax"
+    lr = float(model.optimizer.learning_rate)
+    assert abs(lr - schedule.schedule(8)) < 1e-8, (lr, schedule.schedule(8))
+    before = [np.array(v) for v in model.variables + model.optimizer.variables]
+    result = LRFinder(model, progress=False).range_test(x, y, start_lr=1e-3, end_lr=1.0, num_iter=6, batch_size=8)
+    assert len(result) == 6 and result.stop_reason == "finished", result
+    after = [np.array(v) for v in model.variables + model.optimizer.variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert abs(float(model.optimizer.learning_rate) - schedule.schedule(12)) < 1e-8
+    print("ok")
+    """
+)
+
+
+def test_schedule_and_finder_on_the_jax_backend():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    run = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-3000:]
