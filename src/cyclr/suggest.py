@@ -320,6 +320,7 @@ def bounds_from_metric(
     higher_is_better: bool = True,
     log_x: bool = False,
     rise_start: float = 0.1,
+    max_ratio: float = 3.0,
     min_points: int = 8,
     group_ratios: Sequence[float] = (1.0,),
 ) -> Bounds:
@@ -335,9 +336,13 @@ def bounds_from_metric(
         lrs: the LRs where the metric was measured (increasing).
         higher_is_better: False for loss-like metrics (val_loss).
         log_x: read on a log-LR axis (exponential sweeps); the paper's sweep is linear.
+        max_ratio: ``base_lr`` is at most ``max_lr / max_ratio`` (the paper's 1/3 rule).
     """
     x, y = _as_curve(lrs, values, "values")
     rise_start = check.in_range("rise_start", rise_start, 0.0, 0.5, low_open=True)
+    max_ratio = check.real("max_ratio", max_ratio)
+    if max_ratio < 1:
+        raise ValueError(f"max_ratio must be >= 1, got max_ratio={max_ratio!r}")
     min_points = check.positive_int("min_points", min_points)
     keep = np.isfinite(y) & ((x > 0) if log_x else np.ones_like(x, dtype=bool))
     x, y = x[keep], y[keep]
@@ -380,6 +385,11 @@ def bounds_from_metric(
     if base_lr <= 0:
         # the rise starts at the first point, lr=0: the next measured LR is where it is under way
         base_lr = float(x[base + 1]) if base + 1 < top else max_lr / 4.0
+    capped = base_lr > max_lr / max_ratio
+    if capped:
+        # In a range test the metric also rises with the steps taken, so its onset
+        # can sit close to the knee; the paper's 1/3-1/4 rule keeps a real cycle.
+        base_lr = max_lr / max_ratio
     details = {
         "base_index": base,
         "max_index": top,
@@ -388,14 +398,16 @@ def bounds_from_metric(
         "start_value": float(y[start]),
         "noise": noise,
         "knee_strength": float(bulge.max()),
+        "base_capped": capped,
     }
     return Bounds(
         base_lr=base_lr,
         max_lr=max_lr,
         method="metric",
         explanation=(
-            f"base_lr where the metric starts to rise ({rise_start:.0%} of its rise), "
-            f"max_lr at {how}; peak at {x[peak]:.3g} not used"
+            (f"base_lr = max_lr / {max_ratio:g} (the metric's onset was closer to max_lr)" if capped
+             else f"base_lr where the metric starts to rise ({rise_start:.0%} of its rise)")
+            + f", max_lr at {how}; peak at {x[peak]:.3g} not used"
         ),
         details=details,
         warnings=tuple(warnings),

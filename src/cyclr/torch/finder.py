@@ -1,0 +1,621 @@
+"""``cyclr.torch.LRFinder``: the LR range test on a PyTorch model, leaving it exactly as it was.
+
+Each step trains at the sweep's next LR and hands the loss to a
+:class:`~cyclr.rangetest.RangeTestRecorder`, which decides when to stop. Host
+syncs: the step losses stay on the device and are copied to the host together
+every ``sync_every`` steps (on a GPU every ``.item()`` stalls the pipeline, and
+the LR of the next step does not depend on the loss). A divergence is therefore
+noticed up to ``sync_every - 1`` steps late; those extra steps are not recorded
+and the state is restored anyway. With a GradScaler the runner reads the scale
+once per step, because whether the step counted decides the next LR.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim import Optimizer
+
+from .. import _validate as check
+from ..rangetest import RangeTestRecorder, RangeTestResult
+from ..schedules import RangeSweep
+from ..suggest import NoSuggestionError, smooth
+from . import _dist
+from ._state import TrainingState
+
+StepFn = Callable[[nn.Module, Any], torch.Tensor]
+MetricFn = Callable[[torch.Tensor, torch.Tensor], Any]
+ValFn = Callable[[nn.Module], Mapping[str, float]]
+
+COARSE_START_LR = 1e-7
+DEFAULT_END_LR = 10.0
+MIN_AUTO_ITER, MAX_AUTO_ITER, AUTO_EPOCHS = 100, 1000, 8
+# Consecutive steps a GradScaler may skip before the loss counts as non-finite:
+# from the default scale 2**16 that is far below any useful scale.
+MAX_CONSECUTIVE_SKIPS = 30
+
+
+class LRFinder:
+    """The LR range test for a PyTorch model and optimizer.
+
+    Args:
+        model, optimizer, criterion: as in the training loop; ``criterion(model(inputs), targets)``
+            is the loss of an ``(inputs, targets)`` batch.
+        device: where batches (and, during the test, the model) go; None leaves both where they are.
+        step_fn: ``step_fn(model, batch) -> loss`` for models that do not fit
+            ``(inputs, targets) -> criterion``: dict batches, several outputs or losses.
+            Used for the validation loss too. The finder does backward, accumulation, AMP and the step.
+        metric_fn: ``metric_fn(outputs, targets) -> value or {name: value}``, a batch mean,
+            recorded on the validation batches next to ``val_loss`` and (for
+            class-index targets) ``val_accuracy``.
+        val_fn: ``val_fn(model) -> {name: value}``: replaces the built-in validation entirely.
+        scaler: a ``torch.amp.GradScaler``; a step it skips does not advance the sweep.
+        amp_dtype: run forward passes under ``torch.autocast`` with this dtype (float16 / bfloat16).
+        state_device: where the one saved copy of the state lives (e.g. ``"cpu"``); None: beside each tensor.
+        progress: show a tqdm bar.
+
+    After :meth:`range_test` the model's parameters, buffers, gradients and
+    train/eval flags, the optimizer (state and param groups), the GradScaler and
+    torch's RNG are as before, bit for bit - also when the test raises or is
+    interrupted; the curve recorded so far is then on ``finder.result`` and on the
+    exception as ``range_test_result``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: Optimizer,
+        criterion: Callable[..., torch.Tensor] | None = None,
+        device: torch.device | str | None = None,
+        *,
+        step_fn: StepFn | None = None,
+        metric_fn: MetricFn | None = None,
+        val_fn: ValFn | None = None,
+        scaler: Any = None,
+        amp_dtype: torch.dtype | None = None,
+        state_device: torch.device | str | None = None,
+        progress: bool = True,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        if criterion is None and step_fn is None:
+            raise ValueError("criterion must be given unless step_fn computes the loss")
+        for name, fn in (("criterion", criterion), ("step_fn", step_fn), ("metric_fn", metric_fn), ("val_fn", val_fn)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name} must be callable, got {fn!r}")
+        if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
+            raise TypeError(f"scaler must be a torch.amp.GradScaler or None, got {type(scaler).__name__}")
+        if amp_dtype is not None and amp_dtype not in (torch.float16, torch.bfloat16):
+            raise ValueError(f"amp_dtype must be torch.float16, torch.bfloat16 or None, got amp_dtype={amp_dtype!r}")
+        if not isinstance(progress, bool):
+            raise TypeError(f"progress must be a bool, got {progress!r}")
+        self.model = model
+        self.optimizer = optimizer
+        self.criterion = criterion
+        self.device = None if device is None else torch.device(device)
+        self.state_device = None if state_device is None else torch.device(state_device)
+        self.step_fn = step_fn
+        self.metric_fn = metric_fn
+        self.val_fn = val_fn
+        self.scaler = scaler if scaler is not None and scaler.is_enabled() else None
+        self.amp_dtype = amp_dtype
+        self.progress = progress
+        self.result: RangeTestResult | None = None
+
+    # --- public ------------------------------------------------------------------
+
+    def range_test(
+        self,
+        train_loader: Iterable[Any],
+        val_loader: Iterable[Any] | None = None,
+        start_lr: float | None = None,
+        end_lr: float | None = None,
+        num_iter: int | None = None,
+        step_mode: str | None = None,
+        *,
+        accumulation_steps: int = 1,
+        val_every: int | None = None,
+        val_batches: int | None = 10,
+        smooth_beta: float | None = None,
+        diverge_th: float = 5.0,
+        sync_every: int = 10,
+        coarse_iter: int = 100,
+    ) -> RangeTestResult:
+        """Train while the LR rises; return the curve. The model is restored afterwards.
+
+        With ``start_lr=None`` (the default, for when the LR scale is unknown) it
+        runs two sweeps from the same starting state: a coarse exponential one
+        from 1e-7 to ``end_lr`` (default 10) over ``coarse_iter`` steps, stopped
+        where training diverges, then the paper's linear sweep from 0 up to that
+        point with the validation metric. ``step_mode="exp"`` without ``start_lr``
+        runs just one exponential sweep from 1e-7 over ``num_iter`` steps. With
+        ``start_lr`` given it runs one sweep; ``step_mode=None`` then means linear
+        when ``end_lr / start_lr < 100`` (the paper's sweep), else exponential.
+
+        Args:
+            train_loader: any iterable of batches; re-iterated (cycled) when shorter than the sweep.
+            val_loader: validation batches; the first ``val_batches`` of them are
+                kept and evaluated every ``val_every`` steps (None: all of them).
+            num_iter: steps of the (main) sweep; default 8 epochs of ``train_loader``,
+                within 100..1000 (300 when its length is unknown).
+            accumulation_steps: batches per optimizer step (their mean loss is recorded).
+            val_every: default about 30 measurements per sweep.
+            smooth_beta, diverge_th: the recorder's EMA factor (None: about a tenth of
+                the sweep, see :func:`cyclr.rangetest.default_smooth_beta`) and divergence threshold.
+            sync_every: steps between host copies of the losses (see the module docstring).
+            coarse_iter: steps of the coarse exponential sweep (automatic mode only).
+
+        Returns:
+            The :class:`~cyclr.rangetest.RangeTestResult`; in automatic mode the
+            coarse sweep is its ``coarse``.
+        """
+        plan = _Plan.build(
+            train_loader, val_loader, start_lr, end_lr, num_iter, step_mode, accumulation_steps, val_every,
+            val_batches, smooth_beta, diverge_th, sync_every, coarse_iter,
+        )
+        if val_loader is not None and self.val_fn is not None:
+            raise ValueError("give either val_loader or val_fn, not both")
+        ratios = self._group_ratios()
+        rng = torch.get_rng_state()  # iterating a shuffling DataLoader draws from torch's RNG
+        try:
+            first_batches = _peek(train_loader, "train_loader")
+            cached_val = _take(val_loader, plan.val_batches) if val_loader is not None else None
+        except BaseException:
+            torch.set_rng_state(rng)
+            raise
+        state = TrainingState(self.model, self.optimizer, self.scaler, self.state_device)
+        state.rng_cpu = rng
+        run = _Run(self, ratios, plan, cached_val)
+        recorder: RangeTestRecorder | None = None
+        coarse: RangeTestResult | None = None
+        try:
+            self._move_to_device()
+            batches = first_batches
+            if plan.two_stage:
+                recorder = plan.recorder(plan.coarse_sweep(), ratios, stage="coarse")
+                run.sweep(recorder, batches, validate=False)
+                coarse = recorder.result()
+                self.result = coarse
+                state.restore(final=False)
+                self._move_to_device()
+                batches = _cycle(train_loader, None)
+                sweep = RangeSweep(0.0, linear_end_from_coarse(coarse), plan.num_iter, "linear")
+            else:
+                sweep = plan.sweep or plan.coarse_sweep(plan.num_iter)
+            recorder = plan.recorder(sweep, ratios, stage="main" if coarse is not None else "single")
+            run.sweep(recorder, batches, validate=run.has_validation)
+            result = recorder.result()
+            result.coarse = coarse
+            self.result = result
+            return result
+        except BaseException as exc:
+            if recorder is not None:
+                partial = recorder.result("interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
+                partial.coarse = coarse
+                self.result = partial
+                with contextlib.suppress(AttributeError, TypeError):
+                    exc.range_test_result = partial  # type: ignore[attr-defined]
+            raise
+        finally:
+            state.restore(final=True)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _group_ratios(self) -> tuple[float, ...]:
+        groups = self.optimizer.param_groups
+        lrs = [g["lr"] for g in groups]
+        if len(lrs) == 1:
+            return (1.0,)
+        first = float(lrs[0])
+        if first <= 0:
+            raise ValueError(
+                "the first parameter group's lr must be > 0 so the other groups keep their ratio to it, "
+                f"got lrs={lrs}"
+            )
+        ratios = tuple(float(lr) / first for lr in lrs)
+        for i, ratio in enumerate(ratios):
+            if not ratio > 0:
+                raise ValueError(f"every parameter group's lr must be > 0, got param_groups[{i}]['lr']={lrs[i]!r}")
+        return ratios
+
+    def _move_to_device(self) -> None:
+        if self.device is None:
+            return
+        if any(t.device != self.device for t in itertools.chain(self.model.parameters(), self.model.buffers())):
+            self.model.to(self.device)
+            # optimizer state follows its parameters (load_state_dict casts to each param's device)
+            self.optimizer.load_state_dict(self.optimizer.state_dict())
+
+
+class _Plan:
+    """Validated settings of one range_test call."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    sweep: RangeSweep | None
+    two_stage: bool
+    end_lr: float
+    num_iter: int
+    coarse_iter: int
+    accumulation_steps: int
+    val_every: int
+    val_batches: int | None
+    smooth_beta: float | None
+    diverge_th: float
+    sync_every: int
+    settings: dict[str, Any]
+
+    @classmethod
+    def build(
+        cls,
+        train_loader: Any,
+        val_loader: Any,
+        start_lr: float | None,
+        end_lr: float | None,
+        num_iter: int | None,
+        step_mode: str | None,
+        accumulation_steps: int,
+        val_every: int | None,
+        val_batches: int | None,
+        smooth_beta: float,
+        diverge_th: float,
+        sync_every: int,
+        coarse_iter: int,
+    ) -> _Plan:
+        if not isinstance(train_loader, Iterable):
+            raise TypeError(f"train_loader must be an iterable of batches, got {type(train_loader).__name__}")
+        if val_loader is not None and not isinstance(val_loader, Iterable):
+            raise TypeError(f"val_loader must be an iterable of batches or None, got {type(val_loader).__name__}")
+        end = DEFAULT_END_LR if end_lr is None else check.positive("end_lr", end_lr)
+        accumulation = check.positive_int("accumulation_steps", accumulation_steps)
+        if num_iter is None:
+            iters = _auto_num_iter(train_loader, accumulation)
+        else:
+            iters = check.positive_int("num_iter", num_iter)
+        sweep = None
+        if start_lr is None:
+            if step_mode is not None:
+                check.choice("step_mode", step_mode, ("linear", "exp"))
+            if end <= COARSE_START_LR:
+                raise ValueError(f"end_lr must be > {COARSE_START_LR} (the automatic sweep's start), got end_lr={end_lr!r}")
+        else:
+            start = check.non_negative("start_lr", start_lr)
+            if step_mode is None:
+                step_mode = "linear" if start == 0 or end / start < 100 else "exp"
+            check.choice("step_mode", step_mode, ("linear", "exp"))
+            sweep = RangeSweep(start, end, iters, step_mode)  # type: ignore[arg-type]
+        every = max(1, iters // 30) if val_every is None else check.positive_int("val_every", val_every)
+        n_val = None if val_batches is None else check.positive_int("val_batches", val_batches)
+        beta = None if smooth_beta is None else check.in_range("smooth_beta", smooth_beta, 0.0, 1.0)
+        if beta == 1.0:
+            raise ValueError(f"smooth_beta must be < 1, got smooth_beta={smooth_beta!r}")
+        threshold = check.real("diverge_th", diverge_th)
+        if threshold <= 1:
+            raise ValueError(f"diverge_th must be > 1, got diverge_th={diverge_th!r}")
+        sync = check.positive_int("sync_every", sync_every)
+        coarse = check.positive_int("coarse_iter", coarse_iter)
+        if coarse < 10:
+            raise ValueError(f"coarse_iter must be >= 10, got coarse_iter={coarse_iter!r}")
+        settings = {"accumulation_steps": accumulation, "val_every": every, "val_batches": n_val,
+                    "sync_every": sync}
+        return cls(sweep=sweep, two_stage=start_lr is None and step_mode != "exp", end_lr=end, num_iter=iters,
+                   coarse_iter=coarse, accumulation_steps=accumulation, val_every=every, val_batches=n_val,
+                   smooth_beta=beta, diverge_th=threshold, sync_every=sync,
+                   settings=settings)
+
+    def coarse_sweep(self, num_iter: int | None = None) -> RangeSweep:
+        return RangeSweep(COARSE_START_LR, self.end_lr, num_iter or self.coarse_iter, "exp")
+
+    def recorder(self, sweep: RangeSweep, ratios: tuple[float, ...], stage: str) -> RangeTestRecorder:
+        settings = {**self.settings, "group_ratios": list(ratios), "stage": stage}
+        return RangeTestRecorder(sweep, self.smooth_beta, self.diverge_th, settings=settings)
+
+
+class _Run:
+    """The training loop of one range_test call."""
+
+    def __init__(self, finder: LRFinder, ratios: tuple[float, ...], plan: _Plan, val: list[Any] | None) -> None:
+        self.f = finder
+        self.ratios = ratios
+        self.plan = plan
+        self.val = val
+        self.has_validation = val is not None or finder.val_fn is not None
+        device = finder.device
+        if device is None:
+            first = next(itertools.chain(finder.model.parameters(), finder.model.buffers()), None)
+            device = first.device if first is not None else torch.device("cpu")
+        self.device_type = device.type
+
+    def autocast(self) -> Any:
+        if self.f.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.f.amp_dtype)
+
+    def sweep(self, recorder: RangeTestRecorder, batches: Iterator[Any], validate: bool) -> None:
+        """Train through ``recorder``'s sweep until it finishes or says stop."""
+        f, plan = self.f, self.plan
+        groups = f.optimizer.param_groups
+        pairs = list(zip(groups, self.ratios))
+        lrs = [recorder.lr(i) for i in range(recorder.sweep.num_iter)]
+        pending: list[torch.Tensor] = []
+        f.model.train()
+        bar = _progress_bar(f.progress, len(lrs), recorder.settings.get("stage", ""))
+        scale = f.scaler.get_scale() if f.scaler is not None else 0.0
+        skips = 0
+        trained = 0
+        try:
+            while trained < len(lrs):
+                lr = lrs[trained]
+                for group, ratio in pairs:
+                    group["lr"] = lr * ratio
+                try:
+                    loss = self.train_step(batches)
+                except StopIteration:
+                    self.flush(pending, recorder, bar)
+                    recorder.stop("exhausted")
+                    return
+                if f.scaler is not None:
+                    new_scale = f.scaler.get_scale()
+                    skipped, scale = new_scale < scale, new_scale
+                    if skipped:
+                        skips += 1
+                        if skips >= MAX_CONSECUTIVE_SKIPS:
+                            self.flush(pending, recorder, bar)
+                            recorder.stop("non_finite")
+                            return
+                        continue
+                    skips = 0
+                pending.append(loss)
+                trained += 1
+                due = validate and trained % plan.val_every == 0
+                if (due or len(pending) >= plan.sync_every or trained == len(lrs)) and self.flush(
+                    pending, recorder, bar
+                ):
+                    return
+                if due:
+                    recorder.record_metrics(self.validate())
+        except BaseException:
+            # keep the steps that completed; no collective here, other processes may not be failing
+            with contextlib.suppress(Exception):
+                self.flush(pending, recorder, bar, collective=False)
+            raise
+        finally:
+            bar.close()
+
+    def train_step(self, batches: Iterator[Any]) -> torch.Tensor:
+        """One optimizer step over ``accumulation_steps`` batches; the mean loss, still on the device."""
+        f = self.f
+        k = self.plan.accumulation_steps
+        f.optimizer.zero_grad(set_to_none=True)
+        losses = []
+        for _ in range(k):
+            batch = next(batches)
+            with self.autocast():
+                loss = self.loss(batch)
+            scaled = loss / k if k > 1 else loss
+            (f.scaler.scale(scaled) if f.scaler is not None else scaled).backward()
+            losses.append(loss.detach().float())
+        if f.scaler is not None:
+            f.scaler.step(f.optimizer)
+            f.scaler.update()
+        else:
+            f.optimizer.step()
+        return losses[0] if k == 1 else torch.stack(losses).mean()
+
+    def loss(self, batch: Any) -> torch.Tensor:
+        f = self.f
+        batch = _to_device(batch, f.device)
+        if f.step_fn is not None:
+            loss = f.step_fn(f.model, batch)
+        else:
+            inputs, targets = _split_batch(batch)
+            loss = f.criterion(f.model(inputs), targets)  # type: ignore[misc]
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            raise TypeError(f"the loss must be a tensor with one element, got {_describe(loss)}")
+        return loss.reshape(())
+
+    def flush(
+        self, pending: list[torch.Tensor], recorder: RangeTestRecorder, bar: Any, collective: bool = True
+    ) -> bool:
+        """Copy the pending losses to the host (one sync, one collective) and record them; True: stop."""
+        if not pending:
+            return False
+        stacked = torch.stack(pending)
+        values = (_dist.reduce(stacked, average=True) if collective else stacked).tolist()
+        pending.clear()
+        stop = False
+        for value in values:
+            if recorder.record_loss(value):
+                stop = True
+                break
+        bar.update(len(values))
+        if recorder.step:
+            bar.set_postfix(lr=f"{recorder.lr(recorder.step - 1):.3g}", loss=f"{recorder.smoothed_loss:.4g}",
+                            refresh=False)
+        return stop
+
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        f = self.f
+        was_training = [m.training for m in f.model.modules()]
+        f.model.eval()
+        try:
+            if f.val_fn is not None:
+                return {str(k): float(v) for k, v in f.val_fn(f.model).items()}
+            return self.builtin_validation()
+        finally:
+            for m, mode in zip(f.model.modules(), was_training):
+                m.training = mode
+
+    def builtin_validation(self) -> dict[str, float]:
+        """Loss, accuracy (class-index targets) and metric_fn on the cached batches, weighted by batch size."""
+        f = self.f
+        sums: dict[str, torch.Tensor] = {}
+        count: torch.Tensor | float = 0.0
+        for raw in self.val or ():
+            batch = _to_device(raw, f.device)
+            with self.autocast():
+                if f.step_fn is not None:
+                    _add(sums, "val_loss", f.step_fn(f.model, batch).detach().float().reshape(()))
+                    count += 1.0
+                    continue
+                inputs, targets = _split_batch(batch)
+                outputs = f.model(inputs)
+                n = float(len(targets))
+                _add(sums, "val_loss", f.criterion(outputs, targets).detach().float().reshape(()) * n)  # type: ignore[misc]
+            if _is_classification(outputs, targets):
+                _add(sums, "val_accuracy", (outputs.argmax(dim=1) == targets).sum().float())
+            if f.metric_fn is not None:
+                extra = f.metric_fn(outputs, targets)
+                items = extra.items() if isinstance(extra, Mapping) else [("val_metric", extra)]
+                for name, value in items:
+                    _add(sums, str(name), torch.as_tensor(value, dtype=torch.float32).detach().reshape(()) * n)
+            count += n
+        names = list(sums)
+        device = next(iter(sums.values())).device
+        stacked = torch.stack([*(sums[k].to(device) for k in names), torch.tensor(float(count), device=device)])
+        totals = _dist.reduce(stacked, average=False).tolist()
+        return {k: v / totals[-1] for k, v in zip(names, totals[:-1])}
+
+
+# --- automatic range ----------------------------------------------------------------
+
+
+def linear_end_from_coarse(coarse: RangeTestResult) -> float:
+    """Upper end of the linear sweep, read off the coarse exponential sweep.
+
+    Twice the LR where the coarse sweep's zero-lag smoothed loss was lowest (at
+    most the LR where it stopped): after a short exponential sweep that minimum
+    sits near the largest LR that still trains, so the linear sweep covers the
+    metric's whole rise and its fall, which the paper's reading needs.
+    """
+    if len(coarse) < 5:
+        raise NoSuggestionError(
+            f"the coarse sweep diverged after {len(coarse)} steps, below lr={coarse.stop_lr!r}: "
+            "the model does not train even at tiny LRs; check the model, loss and data"
+        )
+    s = smooth(coarse.losses)
+    best_lr = float(coarse.lrs[int(s.argmin())])
+    end = 2.0 * best_lr
+    if coarse.stop_lr is not None:
+        end = min(end, float(coarse.stop_lr))
+    return max(end, best_lr)
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+
+def _auto_num_iter(loader: Any, accumulation_steps: int) -> int:
+    try:
+        batches = len(loader)
+    except TypeError:
+        return 300
+    epochs = AUTO_EPOCHS * batches // accumulation_steps
+    return int(min(MAX_AUTO_ITER, max(MIN_AUTO_ITER, epochs)))
+
+
+def _peek(loader: Iterable[Any], name: str) -> Iterator[Any]:
+    """An endless iterator over ``loader`` (re-iterated when it ends); ValueError if it has no batches."""
+    it = iter(loader)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise ValueError(f"{name} must yield at least one batch, got an empty {type(loader).__name__}") from None
+    return _cycle(loader, itertools.chain([first], it))
+
+
+def _cycle(loader: Iterable[Any], current: Iterator[Any] | None) -> Iterator[Any]:
+    """Batches of ``loader`` pass after pass; stops when a pass yields nothing (a one-shot iterator)."""
+    if current is not None:
+        yield from current
+    while True:
+        it = iter(loader)
+        got = False
+        for batch in it:
+            got = True
+            yield batch
+        if not got:
+            return
+
+
+def _take(loader: Iterable[Any], n: int | None) -> list[Any]:
+    batches = list(itertools.islice(loader, n)) if n is not None else list(loader)
+    if not batches:
+        raise ValueError(f"val_loader must yield at least one batch, got an empty {type(loader).__name__}")
+    return batches
+
+
+def _to_device(batch: Any, device: torch.device | None) -> Any:
+    if device is None:
+        return batch
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, Mapping):
+        return type(batch)({k: _to_device(v, device) for k, v in batch.items()})  # type: ignore[call-arg]
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_to_device(v, device) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+def _split_batch(batch: Any) -> tuple[Any, Any]:
+    if isinstance(batch, (list, tuple)) and len(batch) == 2:
+        return batch[0], batch[1]
+    raise TypeError(
+        f"a batch must be an (inputs, targets) pair for criterion(model(inputs), targets), got {_describe(batch)}; "
+        "pass step_fn=... to handle other batches"
+    )
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)} items"
+    return f"{type(value).__name__}"
+
+
+def _is_classification(outputs: Any, targets: Any) -> bool:
+    return (
+        isinstance(outputs, torch.Tensor)
+        and isinstance(targets, torch.Tensor)
+        and outputs.ndim >= 2
+        and outputs.shape[1] >= 2
+        and not targets.is_floating_point()
+        and targets.dtype != torch.bool
+        and tuple(targets.shape) == (outputs.shape[0], *outputs.shape[2:])
+    )
+
+
+def _add(sums: dict[str, torch.Tensor], name: str, value: torch.Tensor) -> None:
+    sums[name] = sums[name] + value if name in sums else value
+
+
+def _progress_bar(enabled: bool, total: int, stage: str) -> Any:
+    if not enabled or not _dist.is_main_process():
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    desc = {"coarse": "range test (coarse, exp)", "main": "range test (linear)"}.get(stage, "range test")
+    return tqdm(total=total, desc=desc, leave=False)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
