@@ -26,8 +26,10 @@ optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=lr, b1=lr.momentu
 def init(key: jax.Array) -> dict:
     k1, k2 = jax.random.split(key)
     return {
-        "w1": jax.random.normal(k1, (64, 64)) * 0.125, "b1": jnp.zeros(64),
-        "w2": jax.random.normal(k2, (64, 10)) * 0.125, "b2": jnp.zeros(10),
+        "w1": jax.random.normal(k1, (64, 64)) * 0.125,
+        "b1": jnp.zeros(64),
+        "w2": jax.random.normal(k2, (64, 10)) * 0.125,
+        "b2": jnp.zeros(10),
     }
 
 
@@ -58,5 +60,7 @@ for epoch in range(epochs):
     if (epoch + 1) % 4 == 0:
         accuracy = float((logits(params, x_val).argmax(1) == y_val).mean())
         hp = state.hyperparams
-        print(f"epoch {epoch + 1:2d}: lr={float(hp['learning_rate']):.5f} b1={float(hp['b1']):.3f} "
-              f"val_accuracy={accuracy:.3f}")
+        print(
+            f"epoch {epoch + 1:2d}: lr={float(hp['learning_rate']):.5f} b1={float(hp['b1']):.3f} "
+            f"val_accuracy={accuracy:.3f}"
+        )

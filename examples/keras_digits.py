@@ -36,8 +36,15 @@ def build(learning_rate) -> keras.Model:
 
 # 1. The paper's range test: a linear LR sweep over 8 epochs, read off the validation accuracy.
 finder = LRFinder(build(0.01), progress=False)
-result = finder.range_test(x_train, y_train, validation_data=(x_val, y_val), start_lr=0.0, end_lr=1.0,
-                           num_iter=8 * steps_per_epoch, batch_size=batch_size)
+result = finder.range_test(
+    x_train,
+    y_train,
+    validation_data=(x_val, y_val),
+    start_lr=0.0,
+    end_lr=1.0,
+    num_iter=8 * steps_per_epoch,
+    batch_size=batch_size,
+)
 bounds = result.suggest()
 print(f"range test: {bounds}")
 

@@ -118,9 +118,8 @@ def test_tf_addons_cyclical_learning_rate_with_a_custom_scale(scale_mode):
 
 def record_lrs(model: keras.Model, x, y, epochs: int = 1) -> list[float]:
     seen: list[float] = []
-    callback = keras.callbacks.LambdaCallback(
-        on_train_batch_begin=lambda batch, logs: seen.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
-    )
+    lr = lambda: float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))  # noqa: E731
+    callback = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(lr()))
     model.fit(x, y, batch_size=4, epochs=epochs, shuffle=False, verbose=0, callbacks=[callback])
     return seen
 

@@ -33,7 +33,8 @@ class SpyModel(keras.Sequential):
 
 def classifier(optimizer=None, cls=keras.Sequential, seed: int = 1) -> keras.Model:
     keras.utils.set_random_seed(seed)
-    model = cls([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.2), keras.layers.Dense(2)])
+    hidden = [keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.2)]
+    model = cls([keras.Input((4,)), *hidden, keras.layers.Dense(2)])
     model.compile(
         optimizer=optimizer or keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -61,8 +62,9 @@ def test_sweeps_the_lr_records_validation_metrics_and_restores_the_model():
     model.seen = []
     before = snapshot(model)
     finder = LRFinder(model, progress=False)
-    result = finder.range_test(X, Y, validation_data=(X[:32], Y[:32]), start_lr=0.0, end_lr=0.5, num_iter=12,
-                               batch_size=16, val_every=4)
+    result = finder.range_test(
+        X, Y, validation_data=(X[:32], Y[:32]), start_lr=0.0, end_lr=0.5, num_iter=12, batch_size=16, val_every=4
+    )
     assert isinstance(result, RangeTestResult) and finder.result is result
     assert result.stop_reason == "finished" and result.sweep == RangeSweep(0.0, 0.5, 12, "linear")
     np.testing.assert_allclose(model.seen, result.lrs, rtol=1e-6, atol=1e-9)  # the LR each update really used
@@ -114,8 +116,9 @@ class Batches:
 
 def test_iterable_data_is_cycled_and_a_one_shot_generator_stops_the_test():
     model = classifier()
-    cycled = LRFinder(model, progress=False).range_test(Batches(), validation_data=Batches(), start_lr=1e-4,
-                                                       end_lr=1e-2, num_iter=7, val_every=7, val_batches=2)
+    cycled = LRFinder(model, progress=False).range_test(
+        Batches(), validation_data=Batches(), start_lr=1e-4, end_lr=1e-2, num_iter=7, val_every=7, val_batches=2
+    )
     assert cycled.stop_reason == "finished" and len(cycled) == 7 and cycled.metric_steps.tolist() == [6]
     one_shot = LRFinder(model, progress=False).range_test(batches(5), start_lr=1e-4, end_lr=1e-2, num_iter=9)
     assert one_shot.stop_reason == "exhausted" and len(one_shot) == 5
@@ -166,7 +169,8 @@ JAX_SCRIPT = textwrap.dedent(
     x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32"); y = (x[:, 0] > 0).astype("int64")
     schedule = CyclicLR(1e-3, 1e-2, step_size_up=2, step_size_down=3, shape="welch")
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
-    model.compile(optimizer=keras.optimizers.SGD(schedule), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss=loss)
     model.fit(x, y, batch_size=8, epochs=2, verbose=0)  # 8 jit-compiled updates
     assert keras.backend.backend() == "jax"
     lr = float(model.optimizer.learning_rate)

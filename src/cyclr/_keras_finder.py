@@ -107,7 +107,8 @@ class LRFinder:
         end = check.positive("end_lr", end_lr)
         if step_mode is None:
             step_mode = "linear" if start == 0 or end / start < 100 else "exp"
-        sweep = RangeSweep(start, end, check.positive_int("num_iter", num_iter), check.choice("step_mode", step_mode, STEP_MODES))  # type: ignore[arg-type]
+        mode = check.choice("step_mode", step_mode, STEP_MODES)
+        sweep = RangeSweep(start, end, check.positive_int("num_iter", num_iter), mode)  # type: ignore[arg-type]
         size = 32 if batch_size is None else check.positive_int("batch_size", batch_size)
         every = max(1, num_iter // 30) if val_every is None else check.positive_int("val_every", val_every)
         n_val = None if val_batches is None else check.positive_int("val_batches", val_batches)
@@ -119,8 +120,13 @@ class LRFinder:
             raise ValueError(f"x must yield at least one batch, got an empty {type(x).__name__}")
         batches = itertools.chain([first], batches)
         val = None if validation_data is None else _validation_batches(validation_data, size, n_val)
-        settings = {"runner": "keras", "batch_size": size if y is not None else None, "val_every": every,
-                    "val_batches": n_val, "seed": seed}
+        settings = {
+            "runner": "keras",
+            "batch_size": size if y is not None or _is_arrays(x) else None,
+            "val_every": every,
+            "val_batches": n_val,
+            "seed": seed,
+        }
         recorder = RangeTestRecorder(sweep, smooth_beta, diverge_th, settings=settings)
 
         _build(model, first)
@@ -245,10 +251,13 @@ def _array_batches(x: Any, y: Any, batch_size: int, rng: np.random.Generator | N
         order = rng.permutation(n) if rng is not None else np.arange(n)
         for begin in range(0, n, batch_size):
             index = order[begin : begin + batch_size]
-            take = lambda a: a[index]  # noqa: E731
-            yield keras.tree.map_structure(take, x), None if y is None else keras.tree.map_structure(take, y), None
+            yield _rows(x, index), None if y is None else _rows(y, index), None
         if rng is None:
             return
+
+
+def _rows(arrays: Any, index: np.ndarray) -> Any:
+    return keras.tree.map_structure(lambda a: a[index], arrays)
 
 
 def _iterable_batches(data: Iterable[Any], *, repeat: bool) -> Iterator[Batch]:
@@ -278,7 +287,8 @@ def _validation_batches(data: Any, batch_size: int, limit: int | None) -> list[B
         batches = _iterable_batches(data, repeat=False)
     else:
         raise TypeError(
-            f"validation_data must be an (x_val, y_val) tuple of arrays or an iterable of batches, got {type(data).__name__}"
+            "validation_data must be an (x_val, y_val) tuple of arrays or an iterable of batches, "
+            f"got {type(data).__name__}"
         )
     kept = list(itertools.islice(batches, limit))
     if not kept:

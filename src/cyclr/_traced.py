@@ -81,7 +81,11 @@ def _one_cycle_phases(schedule: OneCycleSchedule) -> list[tuple[float, float, st
     last = float(schedule.total_steps - 1)
     if schedule.three_phase:
         down_end = float(2 * schedule.pct_start * schedule.total_steps) - 2
-        return [(0.0, warmup_end, "initial", "max"), (warmup_end, down_end, "max", "initial"), (down_end, last, "initial", "min")]
+        return [
+            (0.0, warmup_end, "initial", "max"),
+            (warmup_end, down_end, "max", "initial"),
+            (down_end, last, "initial", "min"),
+        ]
     return [(0.0, warmup_end, "initial", "max"), (warmup_end, last, "max", "min")]
 
 
