@@ -25,7 +25,7 @@ from .. import _validate as check
 from ..rangetest import RangeTestRecorder, RangeTestResult
 from ..schedules import RangeSweep
 from ..suggest import NoSuggestionError, smooth
-from . import _dist
+from . import distributed as _dist
 from ._state import TrainingState
 
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
@@ -332,6 +332,7 @@ class _Run:
         if device is None:
             first = next(itertools.chain(finder.model.parameters(), finder.model.buffers()), None)
             device = first.device if first is not None else torch.device("cpu")
+        self.device = device
         self.device_type = device.type
 
     def autocast(self) -> Any:
@@ -449,7 +450,7 @@ class _Run:
         f.model.eval()
         try:
             if f.val_fn is not None:
-                return {str(k): float(v) for k, v in f.val_fn(f.model).items()}
+                return _mean_across_ranks({str(k): float(v) for k, v in f.val_fn(f.model).items()}, self.device)
             return self.builtin_validation()
         finally:
             for m, mode in zip(f.model.modules(), was_training):
@@ -594,6 +595,15 @@ def _is_classification(outputs: Any, targets: Any) -> bool:
         and targets.dtype != torch.bool
         and tuple(targets.shape) == (outputs.shape[0], *outputs.shape[2:])
     )
+
+
+def _mean_across_ranks(values: dict[str, float], device: torch.device) -> dict[str, float]:
+    """``values`` averaged over processes (same keys on every rank), with one collective."""
+    if not _dist.is_distributed():
+        return values
+    names = sorted(values)
+    means = _dist.reduce(torch.tensor([values[k] for k in names], dtype=torch.float64, device=device), average=True)
+    return dict(zip(names, means.tolist()))
 
 
 def _add(sums: dict[str, torch.Tensor], name: str, value: torch.Tensor) -> None:
