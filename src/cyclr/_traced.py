@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import _validate as check
-from .schedules import CyclicSchedule, OneCycleSchedule
+from .schedules import CyclicSchedule, OneCycleSchedule, check_momentum_bounds
 
 
 def momentum_bounds(
@@ -22,10 +21,10 @@ def momentum_bounds(
 ) -> tuple[float, float]:
     """Checked ``(base_momentum, max_momentum)``; None takes PyTorch's default for the schedule's kind."""
     cyclic = isinstance(schedule, CyclicSchedule)
-    low = check.in_range("base_momentum", (0.8 if cyclic else 0.85) if base_momentum is None else base_momentum, 0, 1)
-    high = check.in_range("max_momentum", (0.9 if cyclic else 0.95) if max_momentum is None else max_momentum, 0, 1)
-    check.ordered("base_momentum", low, "max_momentum", high)
-    return low, high
+    low = (0.8 if cyclic else 0.85) if base_momentum is None else base_momentum
+    high = (0.9 if cyclic else 0.95) if max_momentum is None else max_momentum
+    check_momentum_bounds(low, high)
+    return float(low), float(high)
 
 
 def cyclic_wave(schedule: CyclicSchedule, step: Any, ops: Any) -> tuple[Any, Any]:
