@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from .schedules import CyclicSchedule, OneCycleSchedule, Schedule
 
-__all__ = ["plot_schedules"]
+__all__ = ["plot_range_test", "plot_schedules"]
 
 LR_COLOR = "tab:blue"
 MOMENTUM_COLOR = "tab:orange"
@@ -102,3 +102,110 @@ def _draw_schedule(
         twin = ax.twinx()
         twin.plot(steps, schedule.momentum(steps, *momentum), color=MOMENTUM_COLOR, lw=1, ls="--")
         twin.set_ylabel("momentum", color=MOMENTUM_COLOR)
+
+
+# --- the LR range test -------------------------------------------------------------
+
+LOSS_COLOR = "tab:blue"
+METRIC_COLORS = ("tab:green", "tab:purple", "tab:brown", "tab:olive")
+BOUNDS_COLOR = "tab:orange"
+STOP_COLOR = "tab:red"
+
+
+def plot_range_test(
+    result: Any,
+    bounds: Any = "auto",
+    *,
+    log_x: bool | None = None,
+    show_coarse: bool = True,
+    title: str | None = None,
+) -> Figure:
+    """A range test's curve: loss (raw and smoothed) and metrics against LR.
+
+    Args:
+        result: a :class:`cyclr.RangeTestResult`.
+        bounds: a :class:`cyclr.Bounds` to shade, ``"auto"`` for ``result.suggest()``
+            (a curve without a usable signal says so in the title), or None.
+        log_x: logarithmic LR axis; default: log for an exponential sweep.
+        show_coarse: add a panel with the automatic mode's coarse exponential sweep.
+    """
+    from .suggest import NoSuggestionError
+
+    note = ""
+    if isinstance(bounds, str):
+        if bounds != "auto":
+            raise ValueError(f"bounds must be a Bounds, 'auto' or None, got bounds={bounds!r}")
+        try:
+            bounds = result.suggest()
+        except NoSuggestionError as exc:
+            bounds, note = None, f"no suggestion: {exc}"
+    log = result.log_scale if log_x is None else bool(log_x)
+    metric_names = [n for n in result.metrics if n != "val_loss"]
+    coarse = result.coarse if show_coarse else None
+    rows = 1 + bool(metric_names) + (coarse is not None)
+    fig = Figure(figsize=(8, 1.5 + 2.6 * rows), layout="constrained")
+    axes = list(fig.subplots(rows, 1, squeeze=False)[:, 0])
+    main = axes[: 1 + bool(metric_names)]
+    for ax in main[1:]:
+        ax.sharex(main[0])
+    _draw_losses(main[0], result)
+    if metric_names:
+        for name, color in zip(metric_names, METRIC_COLORS * 4):
+            main[1].plot(result.metric_lrs, result.metrics[name], "o-", ms=3, lw=1, color=color, label=name)
+        main[1].set_ylabel("metric")
+        main[1].legend(loc="best", fontsize=8)
+    for ax in main:
+        _mark_range_test(ax, result, bounds, log)
+    main[-1].set_xlabel("learning rate")
+    if coarse is not None:
+        ax = axes[-1]
+        _draw_losses(ax, coarse)
+        _mark_range_test(ax, coarse, None, True)
+        if result.lrs.size:
+            ax.axvline(result.lrs[-1], color="0.3", ls="-.", lw=1, label="end of the linear sweep")
+        ax.set_title("coarse exponential sweep (chose the range above)", loc="left", fontsize=9)
+        ax.set_xlabel("learning rate")
+        ax.legend(loc="best", fontsize=8)
+    headline = title or f"LR range test ({result.stop_reason}, {len(result)} steps)"
+    if bounds is not None:
+        headline += f"\nbase_lr={bounds.base_lr:.3g}, max_lr={bounds.max_lr:.3g} ({bounds.method})"
+    elif note:
+        headline += "\n" + note
+    fig.suptitle(headline, fontsize=10)
+    return fig
+
+
+def _draw_losses(ax: Axes, result: Any) -> None:
+    from .suggest import smooth
+
+    centred = smooth(result.losses)
+    ax.plot(result.lrs, result.losses, color=LOSS_COLOR, alpha=0.3, lw=0.8, label="loss")
+    ax.plot(result.lrs, centred, color=LOSS_COLOR, lw=1.6, label="loss, centred smoothing (read)")
+    ax.plot(result.lrs, result.smoothed_losses, color=LOSS_COLOR, lw=0.8, ls=":", label="loss EMA (divergence check)")
+    if "val_loss" in result.metrics:
+        ax.plot(result.metric_lrs, result.metrics["val_loss"], "o-", ms=3, lw=1, color="tab:cyan", label="val_loss")
+    finite = centred[np.isfinite(centred)]
+    if finite.size:
+        # a diverging tail would squash the interesting part of the curve
+        low, start = float(finite.min()), float(finite[: max(1, finite.size // 10)].mean())
+        high = max(start, low) * 1.5 if start > 0 else float(finite.max())
+        margin = 0.05 * (high - low) if high > low else 1.0
+        ax.set_ylim(low - margin, high + margin)
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+
+
+def _mark_range_test(ax: Axes, result: Any, bounds: Any, log: bool) -> None:
+    if log:
+        ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    if bounds is not None:
+        ax.axvspan(bounds.base_lr, bounds.max_lr, color=BOUNDS_COLOR, alpha=0.2, lw=0)
+        for lr in (bounds.base_lr, bounds.max_lr):
+            ax.axvline(lr, color=BOUNDS_COLOR, lw=1)
+    stop = result.stop_lr
+    if stop is not None and result.stop_reason in ("diverged", "non_finite"):
+        ax.axvline(stop, color=STOP_COLOR, ls="--", lw=1)
+        ax.annotate(result.stop_reason.replace("_", "-"), (stop, 1), xycoords=("data", "axes fraction"),
+                    xytext=(-3, -3), textcoords="offset points", ha="right", va="top", color=STOP_COLOR, fontsize=8)

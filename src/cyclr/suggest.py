@@ -32,6 +32,9 @@ from .schedules import CyclicSchedule, recommended_step_size
 
 LOSS_METHODS = ("valley", "steepest", "min_div10")
 DEFAULT_LOSS_METHOD = "valley"
+# A change counts as signal when it exceeds this many noise standard deviations:
+# the extremes of a smoothed pure-noise curve of a few dozen points stay within it.
+NOISE_FACTOR = 5.0
 
 
 class NoSuggestionError(ValueError):
@@ -145,10 +148,18 @@ def _centred(x: np.ndarray, half: int, reduce: Any) -> np.ndarray:
     return out
 
 
-def noise_level(values: ArrayLike, smoothed: ArrayLike) -> float:
-    """Robust standard deviation of the residuals (scaled median absolute deviation)."""
-    resid = np.asarray(values, dtype=np.float64) - np.asarray(smoothed, dtype=np.float64)
-    return float(1.4826 * np.median(np.abs(resid - np.median(resid))))
+def noise_level(values: ArrayLike) -> float:
+    """Robust estimate of the noise's standard deviation in the calm parts of a curve.
+
+    From second differences, which cancel a locally linear trend, via their lower
+    quartile: a ragged stretch (the curve past its usable range) or a few
+    corners do not inflate it. For Gaussian noise the 25th percentile of
+    ``|d2|`` is ``0.3186 * sqrt(6) * sigma``.
+    """
+    d2 = np.diff(np.asarray(values, dtype=np.float64), n=2)
+    if d2.size == 0:
+        return 0.0
+    return float(np.percentile(np.abs(d2), 25) / (0.3186 * math.sqrt(6.0)))
 
 
 # --- loss readings ---------------------------------------------------------------
@@ -178,7 +189,7 @@ def _as_curve(lrs: ArrayLike, values: ArrayLike, name: str) -> tuple[np.ndarray,
 
 
 def _loss_curve(
-    lrs: ArrayLike, losses: ArrayLike, skip_start: float, skip_end: float, min_points: int = 10
+    lrs: ArrayLike, losses: ArrayLike, skip_start: float, skip_end: float, min_points: int = 20
 ) -> _LossCurve:
     x, y = _as_curve(lrs, losses, "losses")
     skip_start = check.in_range("skip_start", skip_start, 0.0, 0.5)
@@ -197,22 +208,29 @@ def _loss_curve(
     low = int(np.argmin(smoothed))
     top = int(np.argmax(smoothed[: low + 1]))
     drop = float(smoothed[top] - smoothed[low])
-    noise = noise_level(y, smoothed)
+    noise = noise_level(y)
+    scale = max(float(np.abs(smoothed).max()), 1e-12)
+    if _flat(smoothed, noise, scale):
+        raise NoSuggestionError(
+            f"the loss curve is flat (range {np.ptp(smoothed):.3g} vs noise {noise:.3g}): no LR in the sweep "
+            "trains; widen the sweep or check the model and data"
+        )
     if low == 0:
         raise NoSuggestionError(
             "the loss never decreases: training diverged at once or start_lr is already too high; "
             "lower start_lr"
         )
-    scale = max(abs(float(smoothed[top])), abs(float(smoothed[low])), 1e-12)
-    if drop <= 3 * noise or drop <= 1e-3 * scale:
-        raise NoSuggestionError(
-            f"the loss curve is flat (drop {drop:.3g} vs noise {noise:.3g}): no LR in the sweep trains; "
-            "widen the sweep or check the model and data"
-        )
+    if drop <= NOISE_FACTOR * noise or drop <= 1e-3 * scale:
+        raise NoSuggestionError(f"the loss does not fall clearly (drop {drop:.3g} vs noise {noise:.3g})")
     warnings: list[str] = []
     if low >= smoothed.size - max(2, smoothed.size // 20):
         warnings.append("the loss is still falling at the end of the sweep: end_lr may be too low")
     return _LossCurve(x, y, smoothed, low, top, drop, tuple(warnings))
+
+
+def _flat(smoothed: np.ndarray, noise: float, scale: float) -> bool:
+    spread = float(np.ptp(smoothed))
+    return spread <= NOISE_FACTOR * noise or spread <= 1e-3 * scale
 
 
 def _local_slopes(x: np.ndarray, y: np.ndarray, half: int) -> np.ndarray:
@@ -356,10 +374,13 @@ def bounds_from_metric(
     peak = int(np.argmax(s))
     start = int(np.argmin(s[: peak + 1]))
     rise = float(s[peak] - s[start])
-    noise = noise_level(oriented, s)
+    noise = noise_level(oriented)
+    scale = max(float(np.abs(s).max()), 1e-12)
+    if _flat(s, noise, scale):
+        raise NoSuggestionError(f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains")
     if peak == 0 or peak == start:
         raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
-    if rise <= 3 * noise or rise <= 1e-6 * max(abs(float(s[peak])), 1e-12):
+    if rise <= NOISE_FACTOR * noise or rise <= 1e-3 * scale:
         raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
     seg = s[start : peak + 1]
     base = start + int(np.argmax(seg >= s[start] + rise_start * rise))

@@ -1,0 +1,262 @@
+"""Suggestion methods on synthetic curves with known answers, and Bounds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cyclr import CyclicSchedule
+from cyclr.suggest import (
+    Bounds,
+    NoSuggestionError,
+    bounds_from_loss,
+    bounds_from_metric,
+    ema,
+    min_div10,
+    smooth,
+    steepest,
+    valley,
+)
+from cyclr.torch import CyclicLR
+
+# --- metric curves (the paper's reading) --------------------------------------------
+
+LIN = np.linspace(0.0, 1.0, 51)
+# flat until 0.1, steep rise to a knee at 0.3, slow rise to the peak at 0.6, then a fall
+KNEE = np.interp(LIN, [0.0, 0.1, 0.3, 0.6, 1.0], [0.1, 0.1, 0.9, 0.95, 0.2])
+
+
+def test_metric_knee_is_max_lr_not_the_peak() -> None:
+    b = bounds_from_metric(LIN, KNEE)
+    assert b.method == "metric"
+    assert b.max_lr == pytest.approx(0.3, abs=0.021)
+    assert b.details["peak_lr"] == pytest.approx(0.6, abs=0.061)
+    assert b.max_lr < b.details["peak_lr"]
+    assert b.base_lr == pytest.approx(b.max_lr / 3)  # onset at ~0.12 is capped by the 1/3 rule
+    assert b.details["base_capped"]
+
+
+def test_metric_onset_is_base_lr_when_far_below_the_knee() -> None:
+    # onset at 0.05, knee at 0.5: the onset itself is the base
+    curve = np.interp(LIN, [0.0, 0.05, 0.5, 0.8, 1.0], [0.1, 0.1, 0.9, 0.95, 0.5])
+    b = bounds_from_metric(LIN, curve)
+    assert b.base_lr == pytest.approx(0.08, abs=0.021)
+    assert b.max_lr == pytest.approx(0.5, abs=0.021)
+    assert not b.details["base_capped"]
+
+
+def test_paper_cifar_example_shape() -> None:
+    # linear sweep 0 -> 0.02; accuracy rises at once, turns rough and falls above ~0.006
+    lr = np.linspace(0.0, 0.02, 40)
+    rng = np.random.default_rng(0)
+    past = np.clip(lr - 0.006, 0, None)
+    acc = 0.1 + 0.6 * (1 - np.exp(-lr / 0.0015)) - 8 * past + rng.normal(0, 1, lr.size) * (0.005 + 3 * past)
+    b = bounds_from_metric(lr, acc)
+    assert 0.002 <= b.max_lr <= 0.006  # the knee: at or below the paper's 0.006, never the peak
+    assert 0.0 < b.base_lr <= 0.0021
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sigma=st.floats(0.0, 0.02))
+def test_metric_reading_is_robust_to_noise(seed: int, sigma: float) -> None:
+    noisy = KNEE + np.random.default_rng(seed).normal(0, sigma, LIN.size)
+    b = bounds_from_metric(LIN, noisy)
+    assert 0.22 <= b.max_lr <= 0.4
+    assert b.base_lr < b.max_lr < b.details["peak_lr"]
+
+
+def test_metric_reading_ignores_spikes() -> None:
+    spiky = KNEE.copy()
+    spiky[[5, 20, 40]] = [0.99, 0.05, 0.99]
+    assert bounds_from_metric(LIN, spiky).max_lr == pytest.approx(bounds_from_metric(LIN, KNEE).max_lr, abs=0.021)
+
+
+def test_loss_like_metric_mirrors_accuracy() -> None:
+    up = bounds_from_metric(LIN, KNEE)
+    down = bounds_from_metric(LIN, 2.0 - KNEE, higher_is_better=False)
+    assert (up.base_lr, up.max_lr) == (down.base_lr, down.max_lr)
+
+
+def test_rise_without_a_knee_takes_its_middle() -> None:
+    straight = np.interp(LIN, [0.0, 0.1, 0.7, 1.0], [0.1, 0.1, 0.9, 0.2])
+    b = bounds_from_metric(LIN, straight)
+    assert "middle" in b.explanation
+    assert b.max_lr == pytest.approx(0.41, abs=0.04)
+
+
+def test_metric_still_rising_at_the_end_warns() -> None:
+    b = bounds_from_metric(LIN, np.interp(LIN, [0.0, 0.3, 1.0], [0.1, 0.8, 0.9]))
+    assert any("still rising" in w for w in b.warnings)
+
+
+def test_metric_on_log_axis() -> None:
+    lrs = np.geomspace(1e-4, 1.0, 41)
+    x = np.log10(lrs)
+    curve = np.interp(x, [-4, -3, -2, -1, 0], [0.1, 0.1, 0.9, 0.95, 0.1])
+    b = bounds_from_metric(lrs, curve, log_x=True)
+    assert b.max_lr == pytest.approx(1e-2, rel=0.3)
+
+
+@pytest.mark.parametrize(
+    ("values", "match"),
+    [
+        (np.full(51, 0.5), "flat"),
+        (0.5 + np.random.default_rng(1).normal(0, 0.02, 51), "flat"),
+        (np.linspace(0.9, 0.1, 51), "never rises"),
+    ],
+)
+def test_metric_without_signal_raises(values: np.ndarray, match: str) -> None:
+    with pytest.raises(NoSuggestionError, match=match):
+        bounds_from_metric(LIN, values)
+
+
+def test_metric_too_few_points() -> None:
+    with pytest.raises(NoSuggestionError, match="too few"):
+        bounds_from_metric([0.1, 0.2, 0.3], [0.1, 0.5, 0.6])
+
+
+# --- loss curves ---------------------------------------------------------------------
+
+LRS = np.geomspace(1e-5, 10.0, 200)
+
+
+def synthetic_loss(lrs: np.ndarray) -> np.ndarray:
+    """Falls along a sigmoid in log LR centred at 1e-2, blows up past ~1."""
+    z = (np.log10(lrs) + 2.0) / 0.3
+    return 2.3 - 1.5 / (1 + np.exp(-z)) + 0.5 * lrs**2
+
+
+def test_steepest_and_valley_at_the_sigmoid_centre() -> None:
+    loss = synthetic_loss(LRS)
+    assert steepest(LRS, loss) == pytest.approx(1e-2, rel=0.15)
+    assert valley(LRS, loss) == pytest.approx(1e-2, rel=0.25)
+    true_min = LRS[np.argmin(loss)]
+    assert min_div10(LRS, loss) == pytest.approx(true_min / 10, rel=0.15)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), sigma=st.floats(0.0, 0.05))
+def test_loss_readings_are_robust_to_noise(seed: int, sigma: float) -> None:
+    loss = synthetic_loss(LRS) + np.random.default_rng(seed).normal(0, sigma, LRS.size)
+    assert steepest(LRS, loss) == pytest.approx(1e-2, rel=0.5)
+    assert valley(LRS, loss) == pytest.approx(1e-2, rel=0.5)
+
+
+def test_bounds_from_loss_uses_the_quarter_rule() -> None:
+    loss = synthetic_loss(LRS)
+    for method in ("valley", "steepest", "min_div10"):
+        b = bounds_from_loss(LRS, loss, method=method)
+        assert b.method == method and b.base_lr == pytest.approx(b.max_lr / 4)
+    assert bounds_from_loss(LRS, loss, divisor=3).base_lr == pytest.approx(valley(LRS, loss) / 3)
+
+
+def test_linear_sweep_starting_at_zero() -> None:
+    lrs = np.linspace(0.0, 2.0, 300)
+    loss = 2.3 - 1.5 * (1 - np.exp(-lrs / 0.2)) + 2.0 * np.clip(lrs - 1.0, 0, None) ** 2
+    b = bounds_from_loss(lrs, loss)
+    assert 0.0 < b.base_lr < b.max_lr < 1.0
+
+
+def test_loss_still_falling_at_the_end_warns() -> None:
+    lrs = np.geomspace(1e-5, 1e-2, 100)
+    b = bounds_from_loss(lrs, 3.0 - np.log10(lrs / 1e-5) * 0.5)
+    assert any("still falling" in w for w in b.warnings)
+
+
+@pytest.mark.parametrize(
+    ("losses", "match"),
+    [
+        (np.full(200, 2.3), "flat"),
+        (2.3 + np.random.default_rng(0).normal(0, 0.01, 200), "flat"),
+        (np.geomspace(1.0, 1e4, 200), "never decreases"),
+        (np.linspace(2.0, 1.0, 20), "too short"),
+    ],
+)
+def test_loss_without_signal_raises(losses: np.ndarray, match: str) -> None:
+    lrs = np.geomspace(1e-5, 10.0, losses.size)
+    with pytest.raises(NoSuggestionError, match=match):
+        bounds_from_loss(lrs, losses)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"method": "peak"}, "method"),
+        ({"divisor": 1.0}, "divisor"),
+        ({"skip_start": 0.7}, "skip_start"),
+        ({"lrs": LRS[::-1]}, "increasing"),
+        ({"lrs": LRS[:10]}, "same length"),
+    ],
+)
+def test_bounds_from_loss_rejects_bad_input(kwargs: dict, match: str) -> None:
+    args = {"lrs": LRS, "losses": synthetic_loss(LRS), **kwargs}
+    with pytest.raises(ValueError, match=match):
+        bounds_from_loss(**args)
+
+
+def test_no_suggestion_error_is_a_value_error() -> None:
+    assert issubclass(NoSuggestionError, ValueError)
+
+
+# --- smoothing ---------------------------------------------------------------------------
+
+
+def test_smoothing_has_no_lag() -> None:
+    x = np.linspace(0, 1, 101)
+    v = np.where(x < 0.5, 1.0, 0.0)
+    s = smooth(v)
+    assert s[49] > 0.5 > s[50] and s[49] + s[50] == pytest.approx(1.0)  # the step stays where it is
+    assert s[:45].tolist() == [1.0] * 45 and s[55:].tolist() == [0.0] * 46
+    ramp = smooth(x)
+    np.testing.assert_allclose(ramp, x, atol=1e-12)  # a straight line is left alone, ends included
+
+
+def test_ema_is_bias_corrected() -> None:
+    assert ema([4.0, 4.0, 4.0], 0.9).tolist() == pytest.approx([4.0, 4.0, 4.0])
+    with pytest.raises(ValueError, match="beta"):
+        ema([1.0], 1.0)
+
+
+# --- Bounds -----------------------------------------------------------------------------------
+
+
+def test_bounds_build_a_schedule() -> None:
+    b = Bounds(0.01, 0.04, "metric")
+    sched = b.schedule(iterations_per_epoch=50)
+    assert sched == CyclicSchedule(0.01, 0.04, step_size_up=200)
+    assert b.schedule(50, epochs_per_step=2, mode="triangular2").step_size_up == 100
+
+
+def test_bounds_give_cyclic_lr_kwargs_per_group() -> None:
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.001}], lr=0.01, momentum=0.9)
+    b = Bounds(0.01, 0.04, "valley", group_ratios=(1.0, 0.1))
+    kwargs = b.cyclic_lr_kwargs(iterations_per_epoch=10, epochs_per_step=2)
+    assert kwargs["base_lr"] == [0.01, 0.001] and kwargs["max_lr"] == pytest.approx([0.04, 0.004])
+    sched = CyclicLR(opt, **kwargs)
+    assert sched.get_last_lr() == [0.01, 0.001]
+    single = Bounds(0.01, 0.04, "valley").cyclic_lr_kwargs(10, cycle_momentum=False)
+    assert single == {"base_lr": 0.01, "max_lr": 0.04, "step_size_up": 40, "mode": "triangular",
+                      "cycle_momentum": False}
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        ((0.1, 0.01), "max_lr must be >= base_lr"),
+        ((0.0, 0.01), "base_lr"),
+        ((0.01, -1.0), "max_lr"),
+        ((0.01, float("nan")), "max_lr"),
+    ],
+)
+def test_bounds_validate(args: tuple[float, float], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Bounds(*args, method="metric")
+
+
+def test_bounds_str_mentions_warnings() -> None:
+    text = str(Bounds(0.01, 0.04, "valley", "why", warnings=("check me",)))
+    assert "base_lr=0.01" in text and "check me" in text
