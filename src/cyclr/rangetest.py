@@ -304,7 +304,9 @@ class RangeTestResult:
         if method in ("auto", "metric"):
             name = metric if metric is not None else self._default_metric()
             if name is None and method == "metric":
-                raise NoSuggestionError("no metric was recorded: pass val_loader to the range test or use a loss method")
+                raise NoSuggestionError(
+                    "no metric was recorded: pass val_loader to the range test or use a loss method"
+                )
             if name is not None:
                 if name not in self.metrics:
                     raise ValueError(f"metric must be one of {sorted(self.metrics)}, got metric={name!r}")

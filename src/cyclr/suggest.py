@@ -78,7 +78,9 @@ class Bounds:
     ) -> CyclicSchedule:
         """A :class:`~cyclr.CyclicSchedule` between the bounds, half a cycle = ``epochs_per_step`` epochs."""
         step = recommended_step_size(iterations_per_epoch, epochs_per_step)
-        return CyclicSchedule(self.base_lr, self.max_lr, step_size_up=step, mode=mode, **kwargs)  # type: ignore[arg-type]
+        return CyclicSchedule(
+            self.base_lr, self.max_lr, step_size_up=step, mode=mode, **kwargs  # type: ignore[arg-type]
+        )
 
     def cyclic_lr_kwargs(
         self, iterations_per_epoch: int, epochs_per_step: float = 4.0, mode: str = "triangular", **kwargs: Any
@@ -377,7 +379,9 @@ def bounds_from_metric(
     noise = noise_level(oriented)
     scale = max(float(np.abs(s).max()), 1e-12)
     if _flat(s, noise, scale):
-        raise NoSuggestionError(f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains")
+        raise NoSuggestionError(
+            f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
+        )
     if peak == 0 or peak == start:
         raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
     if rise <= NOISE_FACTOR * noise or rise <= 1e-3 * scale:

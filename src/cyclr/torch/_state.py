@@ -40,7 +40,8 @@ class TrainingState:
         self.model, self.optimizer, self.scaler = model, optimizer, scaler
         self.device = None if device is None else torch.device(device)
         self.rng_cpu = torch.get_rng_state()
-        self.rng_cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+        cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+        self.rng_cuda = torch.cuda.get_rng_state_all() if cuda else None
         with torch.no_grad():
             self.tensors = [_copy_tensors(t, self.device) for t in self._live_tensors()]
             self.grads = [None if p.grad is None else _copy_tensors(p.grad, self.device) for p in model.parameters()]

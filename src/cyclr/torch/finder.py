@@ -285,7 +285,9 @@ class _Plan:
             if step_mode is not None:
                 check.choice("step_mode", step_mode, ("linear", "exp"))
             if end <= COARSE_START_LR:
-                raise ValueError(f"end_lr must be > {COARSE_START_LR} (the automatic sweep's start), got end_lr={end_lr!r}")
+                raise ValueError(
+                    f"end_lr must be > {COARSE_START_LR} (the automatic sweep's start), got end_lr={end_lr!r}"
+                )
         else:
             start = check.non_negative("start_lr", start_lr)
             if step_mode is None:
@@ -471,7 +473,8 @@ class _Run:
                 inputs, targets = _split_batch(batch)
                 outputs = f.model(inputs)
                 n = float(len(targets))
-                _add(sums, "val_loss", f.criterion(outputs, targets).detach().float().reshape(()) * n)  # type: ignore[misc]
+                loss = f.criterion(outputs, targets)  # type: ignore[misc]
+                _add(sums, "val_loss", loss.detach().float().reshape(()) * n)
             if _is_classification(outputs, targets):
                 _add(sums, "val_accuracy", (outputs.argmax(dim=1) == targets).sum().float())
             if f.metric_fn is not None:
