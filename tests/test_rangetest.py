@@ -209,3 +209,20 @@ def test_suggest_uses_accuracy_metric_by_default() -> None:
     with pytest.raises(ValueError, match="metric must be one of"):
         res.suggest(metric="top5")
     assert res.suggest(metric="val_loss").details["metric"] == "val_loss"
+
+
+def test_auto_falls_back_to_the_loss_with_a_warning_when_the_metric_is_flat() -> None:
+    sweep = RangeSweep(1e-4, 1.0, 200, "exp")
+    rec = RangeTestRecorder(sweep, smooth_beta=0.5)
+    for i in range(200):
+        lr = sweep(i)
+        if rec.record_loss(2.0 / (1 + lr / 1e-2) + 50 * lr**2):
+            break
+        if i % 5 == 4:
+            rec.record_metrics({"val_accuracy": 0.5})
+    res = rec.result()
+    bounds = res.suggest()
+    assert bounds.method == "valley"
+    assert "val_accuracy" in bounds.warnings[0] and "flat" in bounds.warnings[0]
+    with pytest.raises(NoSuggestionError, match="flat"):
+        res.suggest("metric")

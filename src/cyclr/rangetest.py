@@ -288,8 +288,9 @@ class RangeTestResult:
 
         Args:
             method: ``"auto"`` (the metric reading when an accuracy-like metric or
-                a validation loss was recorded, else ``"valley"`` on the training
-                loss), ``"metric"``, or a loss reading: ``"valley"``,
+                a validation loss was recorded, else - or when the metric shows no
+                usable signal, with a warning on the bounds - ``"valley"`` on the
+                training loss), ``"metric"``, or a loss reading: ``"valley"``,
                 ``"steepest"``, ``"min_div10"``.
             metric: metric name for the metric reading (default: the first whose
                 name contains "acc", else "val_loss").
@@ -312,11 +313,25 @@ class RangeTestResult:
                     raise ValueError(f"metric must be one of {sorted(self.metrics)}, got metric={name!r}")
                 options.setdefault("higher_is_better", not _is_loss_like(name))
                 options.setdefault("log_x", self.log_scale)
-                bounds = bounds_from_metric(self.metric_lrs, self.metrics[name], group_ratios=ratios, **options)
+                try:
+                    bounds = bounds_from_metric(self.metric_lrs, self.metrics[name], group_ratios=ratios, **options)
+                except NoSuggestionError as exc:
+                    if method == "metric":
+                        raise
+                    return self._loss_fallback(name, exc, ratios)
                 details = dict(bounds.details) | {"metric": name}
                 return _replace(bounds, details=details)
             method = "valley"
         return bounds_from_loss(self.lrs, self.losses, method=method, group_ratios=ratios, **options)
+
+    def _loss_fallback(self, name: str, error: NoSuggestionError, ratios: tuple[float, ...]) -> Bounds:
+        """``auto`` when the metric has no usable signal: the training loss's valley, flagged."""
+        try:
+            bounds = bounds_from_loss(self.lrs, self.losses, method="valley", group_ratios=ratios)
+        except NoSuggestionError:
+            raise error from None
+        note = f"no reading from {name} ({error}); bounds read from the training loss instead"
+        return _replace(bounds, warnings=(note, *bounds.warnings))
 
     def _default_metric(self) -> str | None:
         for name in self.metrics:
