@@ -1,0 +1,134 @@
+"""The shape every bundled task shares: tensors, a model factory, and a training recipe."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import _validate as check
+
+
+class TensorBatches:
+    """Mini-batches of in-memory tensors, reshuffled on every pass with a seeded generator.
+
+    A lighter stand-in for ``DataLoader(TensorDataset(x, y), shuffle=...)``: the
+    data already sits in memory, so indexing whole batches at once avoids a
+    per-sample collate. Iterating twice gives two different (but reproducible)
+    orders, as a shuffling DataLoader does across epochs.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True, seed: int = 0):
+        if len(x) != len(y):
+            raise ValueError(f"x and y must have the same length, got len(x)={len(x)}, len(y)={len(y)}")
+        self.x, self.y = x, y
+        self.batch_size = check.positive_int("batch_size", batch_size)
+        self.shuffle = shuffle
+        self._generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        n = len(self.x)
+        order = torch.randperm(n, generator=self._generator) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            index = order[start : start + self.batch_size]
+            yield self.x[index], self.y[index]
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """Inputs and integer labels of one split."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """A small real classification problem with a model and a recipe that suit it.
+
+    Args:
+        name: registry name, e.g. ``"digits"``.
+        description: one line for ``--help`` and reports.
+        train, val, test: fixed, seeded splits.
+        make_model: builds a freshly initialised model (seed torch before calling).
+        batch_size: mini-batch size for training.
+        epochs: training budget of ``cyclr reproduce``, in epochs.
+        epochs_per_step: CLR half-cycle length in epochs (the paper's 2-10).
+        range_test_epochs: length of the range test (8-16 epochs on small sets).
+        range_test_end_lr: the range test's last LR.
+        momentum, weight_decay: SGD settings shared by every policy.
+    """
+
+    name: str
+    description: str
+    train: Split
+    val: Split
+    test: Split
+    make_model: Callable[[], nn.Module]
+    batch_size: int
+    epochs: int
+    epochs_per_step: int
+    range_test_epochs: int
+    range_test_end_lr: float
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+    @property
+    def iterations_per_epoch(self) -> int:
+        return math.ceil(len(self.train) / self.batch_size)
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.train.y.max()) + 1
+
+    def train_loader(self, seed: int = 0) -> TensorBatches:
+        """Shuffled training batches; the order depends only on ``seed``."""
+        return TensorBatches(self.train.x, self.train.y, self.batch_size, shuffle=True, seed=seed)
+
+    def eval_loader(self, split: str = "val") -> TensorBatches:
+        """Unshuffled batches of ``"val"`` or ``"test"``."""
+        data = {"val": self.val, "test": self.test}[check.choice("split", split, ("val", "test"))]
+        return TensorBatches(data.x, data.y, max(self.batch_size, 256), shuffle=False)
+
+    def build_model(self, seed: int) -> nn.Module:
+        """``make_model()`` with its initial weights fixed by ``seed``; the global RNG is left as it was."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.make_model()
+
+
+def stratified_split(
+    labels: np.ndarray, sizes: tuple[int, int], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of (train, val, test): val and test get ``sizes`` rows, in class proportions; train the rest."""
+    from sklearn.model_selection import train_test_split
+
+    val_size, test_size = sizes
+    index = np.arange(len(labels))
+    rest, test = train_test_split(index, test_size=test_size, stratify=labels, random_state=seed)
+    train, val = train_test_split(rest, test_size=val_size, stratify=labels[rest], random_state=seed + 1)
+    return train, val, test
+
+
+def make_splits(
+    x: np.ndarray, y: np.ndarray, sizes: tuple[int, int], seed: int, shape: tuple[int, ...]
+) -> tuple[Split, Split, Split]:
+    """Seeded stratified train/val/test splits as float32 inputs of ``shape`` per sample and int64 labels."""
+    parts = stratified_split(y, sizes, seed)
+    return tuple(  # type: ignore[return-value]
+        Split(
+            torch.as_tensor(x[index], dtype=torch.float32).reshape(len(index), *shape),
+            torch.as_tensor(y[index], dtype=torch.int64),
+        )
+        for index in parts
+    )

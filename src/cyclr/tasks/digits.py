@@ -1,0 +1,39 @@
+"""``digits``: scikit-learn's 1,797 real 8x8 handwritten digits and a small MLP."""
+
+from __future__ import annotations
+
+import numpy as np
+from torch import nn
+
+from ._base import Task, make_splits
+
+SPLIT_SEED = 0
+VAL_SIZE, TEST_SIZE = 300, 500
+
+
+def make_model() -> nn.Module:
+    """64 pixels -> 64 hidden ReLU units -> 10 classes."""
+    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def load() -> Task:
+    """The digits task; the data ships inside scikit-learn, so nothing is downloaded."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    x = np.asarray(bunch.data, dtype=np.float32) / 16.0  # pixel values are 0..16
+    y = np.asarray(bunch.target, dtype=np.int64)
+    train, val, test = make_splits(x, y, (VAL_SIZE, TEST_SIZE), SPLIT_SEED, shape=(64,))
+    return Task(
+        name="digits",
+        description="scikit-learn's 1,797 real 8x8 digits (997 train / 300 val / 500 test), MLP 64-64-10",
+        train=train,
+        val=val,
+        test=test,
+        make_model=make_model,
+        batch_size=32,
+        epochs=64,
+        epochs_per_step=4,
+        range_test_epochs=12,
+        range_test_end_lr=1.0,
+    )
