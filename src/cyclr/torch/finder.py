@@ -35,6 +35,7 @@ ValFn = Callable[[nn.Module], Mapping[str, float]]
 COARSE_START_LR = 1e-7
 DEFAULT_END_LR = 10.0
 MIN_AUTO_ITER, MAX_AUTO_ITER, AUTO_EPOCHS = 100, 1000, 8
+_NO_CONTEXT = contextlib.nullcontext()  # reusable, and cheaper than a new one every step
 # Consecutive steps a GradScaler may skip before the loss counts as non-finite:
 # from the default scale 2**16 that is far below any useful scale.
 MAX_CONSECUTIVE_SKIPS = 30
@@ -339,7 +340,7 @@ class _Run:
 
     def autocast(self) -> Any:
         if self.f.amp_dtype is None:
-            return contextlib.nullcontext()
+            return _NO_CONTEXT
         return torch.autocast(self.device_type, dtype=self.f.amp_dtype)
 
     def sweep(self, recorder: RangeTestRecorder, batches: Iterator[Any], validate: bool) -> None:
@@ -405,7 +406,8 @@ class _Run:
                 loss = self.loss(batch)
             scaled = loss / k if k > 1 else loss
             (f.scaler.scale(scaled) if f.scaler is not None else scaled).backward()
-            losses.append(loss.detach().float())
+            detached = loss.detach()
+            losses.append(detached if detached.dtype == torch.float32 else detached.float())
         if f.scaler is not None:
             f.scaler.step(f.optimizer)
             f.scaler.update()
@@ -421,9 +423,10 @@ class _Run:
         else:
             inputs, targets = _split_batch(batch)
             loss = f.criterion(f.model(inputs), targets)  # type: ignore[misc]
-        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        if not isinstance(loss, torch.Tensor) or loss.ndim and loss.numel() != 1:
             raise TypeError(f"the loss must be a tensor with one element, got {_describe(loss)}")
-        return loss.reshape(())
+        # a reshape would add an autograd node to every step; only a (1,)-shaped loss needs one
+        return loss if loss.ndim == 0 else loss.reshape(())
 
     def flush(
         self, pending: list[torch.Tensor], recorder: RangeTestRecorder, bar: Any, collective: bool = True
