@@ -115,8 +115,8 @@ def test_batch_order_depends_only_on_the_seed() -> None:
     assert order(3) != order(4)
     first_pass, second_pass = order(3)[:5], order(3)[5:]
     assert first_pass != second_pass  # a new shuffle every pass
-    unshuffled = [b.tolist() for _, b in TensorBatches(x, y, 8, shuffle=False)]
-    assert sum(unshuffled, []) == list(range(40))
+    unshuffled = [i for _, b in TensorBatches(x, y, 8, shuffle=False) for i in b.tolist()]
+    assert unshuffled == list(range(40))
 
 
 def test_batches_reject_mismatched_lengths_and_bad_batch_size() -> None:

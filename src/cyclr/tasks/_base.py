@@ -64,8 +64,7 @@ class Task:
         batch_size: mini-batch size for training.
         epochs: training budget of ``cyclr reproduce``, in epochs.
         epochs_per_step: CLR half-cycle length in epochs (the paper's 2-10).
-        range_test_epochs: length of the range test (8-16 epochs on small sets).
-        range_test_end_lr: the range test's last LR.
+        range_test_epochs: length of the range test's linear sweep (8-16 epochs on small sets).
         momentum, weight_decay: SGD settings shared by every policy.
     """
 
@@ -79,7 +78,6 @@ class Task:
     epochs: int
     epochs_per_step: int
     range_test_epochs: int
-    range_test_end_lr: float
     momentum: float = 0.9
     weight_decay: float = 5e-4
 

@@ -47,5 +47,4 @@ def load() -> Task:
         epochs=32,
         epochs_per_step=4,
         range_test_epochs=8,
-        range_test_end_lr=1.0,
     )
