@@ -110,7 +110,9 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", default=None, metavar="MODULE:FUNCTION", help="factory returning the loaders")
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="length of the linear sweep in epochs (default: the task's, or 8 for --data)")
-    parser.add_argument("--num-iter", type=_positive_int, default=None, help="length in iterations (overrides --epochs)")
+    parser.add_argument(
+        "--num-iter", type=_positive_int, default=None, help="length in iterations (overrides --epochs)"
+    )
     parser.add_argument("--start-lr", type=float, default=None, help="first LR (default: automatic two-stage sweep)")
     parser.add_argument("--end-lr", type=_positive_float, default=None, help="last LR (default: automatic)")
     parser.add_argument("--step-mode", choices=("linear", "exp"), default=None, help="LR ramp (default: linear)")
@@ -195,10 +197,12 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Range test -> CLR bounds, then fixed (best constant LR of a grid, chosen on validation "
         "accuracy), fixed_steps, triangular, triangular2, exp_range, decay and exp trained for the same budget "
         "from the same seeds. Writes report.md, results.json, accuracy.png and range_test.png. The default "
-        "(digits, 3 seeds) takes a minute or two on 2 CPU cores; --task mnist takes several times longer "
-        "(a CNN on 3,500 images, about 10 minutes).",
+        "(digits, 3 seeds) takes about half a minute on 2 CPU cores; --task mnist takes several times longer "
+        "(a CNN on 3,500 images: about 2-4 minutes, more on a busy machine).",
     )
-    parser.add_argument("--task", default="digits", help="digits (default, fast) or mnist (slower: ~10 min on 2 CPUs)")
+    parser.add_argument(
+        "--task", default="digits", help="digits (default, fast) or mnist (takes longer: ~2-4 min on 2 CPUs)"
+    )
     parser.add_argument("--seeds", type=_positive_int, default=3, help="runs per policy, seeds 0..N-1 (default: 3)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: a fresh ./cyclr-reproduce-TASK)")
