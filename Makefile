@@ -12,14 +12,14 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/cyclr plot --mode triangular triangular2 exp_range --base-lr 0.001 --max-lr 0.006 \
-		--step-size 2000 --iterations 20000 --momentum 0.8 0.9 -o cyclr-policies.png
+	$(VENV)/bin/cyclr reproduce --task digits --seeds 3
 
 test: $(STAMP)
 	KERAS_BACKEND=torch $(PY) -m pytest -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_schedulers.py
+	$(PY) benchmarks/bench_range_test.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .hypothesis
