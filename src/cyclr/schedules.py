@@ -188,7 +188,7 @@ class CyclicSchedule(_Serialisable):
 
     def wave(self, iteration: Iterations) -> tuple[Any, Any]:
         """``(position, scale)``: where in the cycle (0 at the bounds, 1 at the peak) and the amplitude."""
-        if _is_scalar(iteration):
+        if type(iteration) is int or _is_scalar(iteration):
             it = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
             total = self._total_size  # type: ignore[attr-defined]
             cycle = math.floor(1 + it / total)
@@ -288,6 +288,8 @@ class OneCycleSchedule(_Serialisable):
         # Derived once: phase() runs every optimizer step.
         object.__setattr__(self, "_phases", phases)
         object.__setattr__(self, "_lr_ends", [(p[2], p[3]) for p in phases])
+        object.__setattr__(self, "_spans", [(p[0], p[1]) for p in phases])
+        object.__setattr__(self, "_momentum_highs", [(p[4] == "max", p[5] == "max") for p in phases])
         object.__setattr__(self, "_anneal", _anneal_cos if self.anneal_strategy == "cos" else _anneal_linear)
 
     @property
@@ -324,13 +326,15 @@ class OneCycleSchedule(_Serialisable):
     def phase(self, iteration: Iterations) -> tuple[Any, Any]:
         """``(phase index, fraction of that phase done)`` at ``iteration``."""
         phases = self._phases  # type: ignore[attr-defined]
-        if _is_scalar(iteration):
+        if type(iteration) is int or _is_scalar(iteration):
             step = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
-            self._check_step(step)
-            last = len(phases) - 1
-            for i, (start, end, *_) in enumerate(phases):
-                if step <= end or i == last:
+            if step > self.total_steps:
+                self._check_step(step)
+            for i, (start, end) in enumerate(self._spans):  # type: ignore[attr-defined]
+                if step <= end:
                     return i, (step - start) / (end - start)
+            start, end = self._spans[-1]  # type: ignore[attr-defined]
+            return len(phases) - 1, (step - start) / (end - start)  # past the end: extrapolated, as in PyTorch
         np = _numpy()
         steps = _array_iteration(iteration)
         if steps.size:
@@ -344,14 +348,18 @@ class OneCycleSchedule(_Serialisable):
 
     def lr_from_phase(self, index: Any, pct: Any) -> Any:
         """The LR for a :meth:`phase` result."""
+        if type(index) is int:
+            start, end = self._lr_ends[index]  # type: ignore[attr-defined]
+            return self._anneal(start, end, pct, math.cos)  # type: ignore[attr-defined]
         return self._interpolate(index, pct, self._lr_ends)  # type: ignore[attr-defined]
 
     def momentum_from_phase(self, index: Any, pct: Any, base_momentum: float, max_momentum: float) -> Any:
         """The momentum for a :meth:`phase` result: high when the LR is low."""
-        if isinstance(index, int):
-            *_, start, end = self._phases[index]  # type: ignore[attr-defined]
-            low_or_high = {"base": base_momentum, "max": max_momentum}
-            return self._anneal(low_or_high[start], low_or_high[end], pct, math.cos)  # type: ignore[attr-defined]
+        if type(index) is int:
+            starts_high, ends_high = self._momentum_highs[index]  # type: ignore[attr-defined]
+            first = max_momentum if starts_high else base_momentum
+            last = max_momentum if ends_high else base_momentum
+            return self._anneal(first, last, pct, math.cos)  # type: ignore[attr-defined]
         ends = [
             (max_momentum if start == "max" else base_momentum, max_momentum if end == "max" else base_momentum)
             for *_, start, end in self._phases  # type: ignore[attr-defined]
@@ -360,7 +368,7 @@ class OneCycleSchedule(_Serialisable):
 
     def _interpolate(self, index: Any, pct: Any, ends: list[tuple[float, float]]) -> Any:
         anneal = self._anneal  # type: ignore[attr-defined]
-        if isinstance(index, int):
+        if type(index) is int:
             start, end = ends[index]
             return anneal(start, end, pct, math.cos)
         np = _numpy()

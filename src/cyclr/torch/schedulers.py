@@ -71,13 +71,12 @@ def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
         group["momentum"] = value
 
 
-def _warn_if_called_directly(scheduler: LRScheduler) -> None:
-    if not scheduler._get_lr_called_within_step:
-        warnings.warn(
-            "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
-            UserWarning,
-            stacklevel=3,
-        )
+def _warn_called_directly() -> None:
+    warnings.warn(
+        "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 class CyclicLR(LRScheduler):
@@ -169,13 +168,16 @@ class CyclicLR(LRScheduler):
 
     def get_lr(self) -> list[float | Tensor]:
         """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
-        _warn_if_called_directly(self)
+        if not self._get_lr_called_within_step:
+            _warn_called_directly()
         position, scale = self._schedules[0].wave(self.last_epoch)
         if self.cycle_momentum:
             for group, base, high in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
-                momentum = CyclicSchedule.momentum_from_wave(position, scale, base, high)
-                _set_momentum(group, self.use_beta1, momentum)
-        return [schedule.lr_from_wave(position, scale) for schedule in self._schedules]
+                _set_momentum(group, self.use_beta1, CyclicSchedule.momentum_from_wave(position, scale, base, high))
+        lrs = []
+        for schedule in self._schedules:  # a plain loop: get_lr runs every step
+            lrs.append(schedule.lr_from_wave(position, scale))
+        return lrs
 
     def state_dict(self) -> dict[str, Any]:
         """PyTorch's state_dict keys, plus ``scale_fn_ref`` naming a custom scale function."""
@@ -286,17 +288,20 @@ class OneCycleLR(LRScheduler):
 
     def get_lr(self) -> list[float | Tensor]:
         """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
-        _warn_if_called_directly(self)
+        if not self._get_lr_called_within_step:
+            _warn_called_directly()
         step = self.last_epoch
         if step > self.total_steps:
             raise ValueError(f"Tried to step {step} times. The specified number of total steps is {self.total_steps}")
-        index, pct = self._schedules[0].phase(step)
-        if self.cycle_momentum:
-            for schedule, group, base, high in zip(
-                self._schedules, self.optimizer.param_groups, self.base_momentums, self.max_momentums
-            ):
-                _set_momentum(group, self.use_beta1, schedule.momentum_from_phase(index, pct, base, high))
-        return [schedule.lr_from_phase(index, pct) for schedule in self._schedules]
+        first = self._schedules[0]
+        index, pct = first.phase(step)
+        if self.cycle_momentum:  # momentum phases do not depend on the group's LR
+            for group, base, high in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+                _set_momentum(group, self.use_beta1, first.momentum_from_phase(index, pct, base, high))
+        lrs = []
+        for schedule in self._schedules:  # a plain loop: get_lr runs every step
+            lrs.append(schedule.lr_from_phase(index, pct))
+        return lrs
 
     def state_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
