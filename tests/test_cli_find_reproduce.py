@@ -257,6 +257,7 @@ def test_reproduce_rejects_an_unknown_task(tmp_path: Path, capsys: pytest.Captur
     [
         (["--seeds", "0"], "argument --seeds: must be >= 1, got 0"),
         (["--epochs", "3", "--epochs-per-step", "2"], "--epochs must cover at least one cycle"),
+        (["--epochs", "5", "--epochs-per-step", "2.5"], "--epochs must cover at least one cycle"),
         (["--epochs-per-step", "-1"], "argument --epochs-per-step: must be > 0, got -1"),
     ],
 )

@@ -182,6 +182,20 @@ def test_run_reproduction_checks_its_arguments() -> None:
         run_reproduction("digits", epochs=3, epochs_per_step=2, progress=False)
 
 
+def test_a_budget_one_iteration_short_of_a_cycle_is_rejected_before_the_range_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_range_test(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the range test ran before the budget was checked")
+
+    monkeypatch.setattr("cyclr.reproduce.range_test_on_task", no_range_test)
+    # digits: 63 iterations per epoch; 2.5 epochs round to a step of 158, so a cycle is 316 > 5 * 63
+    with pytest.raises(ValueError, match=r"epochs must cover at least one cycle .* got epochs=5 \(315 iterations\)"):
+        run_reproduction("digits", epochs=5, epochs_per_step=2.5, progress=False)
+    with pytest.raises(ValueError, match="epochs must cover at least one cycle"):
+        make_plan(0.01, 0.1, iterations_per_epoch=63, epochs=5, epochs_per_step=2.5)
+
+
 def test_plot_reproduction(tiny_results: dict[str, Any]) -> None:
     fig = plot_reproduction(tiny_results)
     assert isinstance(fig, Figure)

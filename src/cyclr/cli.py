@@ -216,7 +216,7 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import print_summary, run_reproduction, write_outputs
+    from .reproduce import check_budget, print_summary, run_reproduction, write_outputs
     from .suggest import NoSuggestionError
     from .tasks import load_task
 
@@ -226,9 +226,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     per_step = args.epochs_per_step if args.epochs_per_step is not None else task.epochs_per_step
     epochs = args.epochs if args.epochs is not None else task.epochs
-    if epochs < 2 * per_step:
-        raise UsageError(f"--epochs must cover at least one cycle (2 x --epochs-per-step = {2 * per_step:g}), "
-                         f"got {epochs}")
+    try:
+        check_budget(epochs, per_step, task.iterations_per_epoch)
+    except ValueError as err:
+        raise UsageError("--" + str(err).replace("epochs_per_step", "--epochs-per-step")) from None
     out = args.out if args.out is not None else _fresh_folder(f"cyclr-reproduce-{task.name}")
     try:
         results = run_reproduction(

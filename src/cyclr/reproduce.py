@@ -29,6 +29,7 @@ from .schedules import CyclicSchedule, cycle_aligned_iterations, recommended_ste
 __all__ = [
     "POLICIES",
     "Plan",
+    "check_budget",
     "make_plan",
     "print_summary",
     "range_test_on_task",
@@ -100,10 +101,26 @@ class Plan:
         return min(self.points, key=lambda p: abs(p - iteration))
 
 
-def make_plan(base_lr: float, max_lr: float, iterations_per_epoch: int, epochs: int, epochs_per_step: float) -> Plan:
-    """Step size per the paper, the budget rounded down to whole cycles, the fixed-LR grid."""
+def check_budget(epochs: int, epochs_per_step: float, iterations_per_epoch: int) -> int:
+    """The step size in iterations; ValueError unless ``epochs`` hold at least one whole cycle of it.
+
+    The step size is rounded to whole iterations, so a budget of exactly
+    ``2 * epochs_per_step`` epochs can fall one iteration short of a cycle.
+    """
     step = recommended_step_size(iterations_per_epoch, epochs_per_step)
     budget = check.positive_int("epochs", epochs) * iterations_per_epoch
+    if budget < 2 * step:
+        raise ValueError(
+            f"epochs must cover at least one cycle (2 * epochs_per_step = {2 * epochs_per_step:g} epochs = "
+            f"{2 * step} iterations of {iterations_per_epoch} per epoch), got epochs={epochs} ({budget} iterations)"
+        )
+    return step
+
+
+def make_plan(base_lr: float, max_lr: float, iterations_per_epoch: int, epochs: int, epochs_per_step: float) -> Plan:
+    """Step size per the paper, the budget rounded down to whole cycles, the fixed-LR grid."""
+    step = check_budget(epochs, epochs_per_step, iterations_per_epoch)
+    budget = epochs * iterations_per_epoch
     iterations = cycle_aligned_iterations(budget, step)
     every = max(1, step // EVALS_PER_STEP)
     cycle_ends = range(0, iterations + 1, 2 * step)
@@ -188,10 +205,7 @@ def _run(
     )
     per_step = task.epochs_per_step if epochs_per_step is None else check.positive("epochs_per_step", epochs_per_step)
     ipe = task.iterations_per_epoch
-    if epochs < 2 * per_step:
-        raise ValueError(
-            f"epochs must cover at least one cycle (2 * epochs_per_step = {2 * per_step:g}), got epochs={epochs}"
-        )
+    check_budget(epochs, per_step, ipe)  # before the range test, which takes a while
 
     started = time.perf_counter()
     range_test = range_test_on_task(task, seed=0, epochs=rt_epochs, progress=progress)
