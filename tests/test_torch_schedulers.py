@@ -221,6 +221,18 @@ def test_cyclic_rejects_bad_input(kwargs, error, message):
     assert [g["lr"] for g in optimizer.param_groups] == [g["lr"] for g in before]
 
 
+def half_per_cycle(cycle: float) -> float:
+    return 0.5 ** (cycle - 1)
+
+
+def test_custom_scale_fn_makes_mode_irrelevant_as_in_torch():
+    # PyTorch checks mode only when scale_fn is None; a label like "custom" is common
+    kwargs = dict(base_lr=0.001, max_lr=0.006, step_size_up=3, mode="custom", scale_fn=half_per_cycle)
+    ours = ct.CyclicLR(make_optimizer(), **kwargs)
+    theirs = torch_sched.CyclicLR(make_optimizer(), **kwargs)
+    run_pair(ours, theirs, 20)
+
+
 def test_optimizer_without_momentum_gets_a_helpful_error():
     with pytest.raises(ValueError, match="Adagrad has neither; pass cycle_momentum=False"):
         ct.CyclicLR(make_optimizer("adagrad"), 0.001, 0.006)

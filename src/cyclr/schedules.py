@@ -111,7 +111,7 @@ class CyclicSchedule(_Serialisable):
         mode: ``"triangular"`` (constant amplitude), ``"triangular2"`` (halved
             each cycle) or ``"exp_range"`` (times ``gamma**iteration``).
         gamma: decay of ``exp_range``, in (0, 1].
-        scale_fn: custom amplitude scale; overrides ``mode`` as in PyTorch.
+        scale_fn: custom amplitude scale; overrides ``mode`` (then not checked) as in PyTorch.
         scale_mode: ``scale_fn`` takes the cycle number (``"cycle"``) or the
             iteration (``"iterations"``). Set by ``mode`` when ``scale_fn`` is None.
         shape: the wave: ``"triangular"`` (the paper's), ``"welch"`` (parabolic)
@@ -137,15 +137,15 @@ class CyclicSchedule(_Serialisable):
         check.positive("step_size_up", self.step_size_up)
         if self.step_size_down is not None:
             check.positive("step_size_down", self.step_size_down)
-        check.choice("mode", self.mode, MODES)
         check.in_range("gamma", self.gamma, 0.0, 1.0, low_open=True)
         check.choice("shape", self.shape, SHAPES)
+        check.choice("scale_mode", self.scale_mode, SCALE_MODES)
         if self.scale_fn is not None:
+            # As in PyTorch, a custom scale_fn replaces the mode, whatever its value.
             if not callable(self.scale_fn):
                 raise TypeError(f"scale_fn must be callable or None, got {self.scale_fn!r}")
-            check.choice("scale_mode", self.scale_mode, SCALE_MODES)
         else:
-            check.choice("scale_mode", self.scale_mode, SCALE_MODES)
+            check.choice("mode", self.mode, MODES)
             # As in PyTorch, a built-in mode fixes what its scale depends on.
             object.__setattr__(self, "scale_mode", "iterations" if self.mode == "exp_range" else "cycle")
         down = self.step_size_up if self.step_size_down is None else self.step_size_down
