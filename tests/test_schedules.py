@@ -274,6 +274,16 @@ def test_paper_rules_of_thumb():
         cyclr.recommended_step_size(10.5)
 
 
+def test_cycle_aligned_iterations_ends_where_the_lr_is_back_at_base_lr():
+    # 2.4-iteration cycles end on whole iterations only every 5 cycles (12 iterations)
+    assert cyclr.cycle_aligned_iterations(30, 1.2) == 24
+    assert cyclr.cycle_aligned_iterations(10, 1.25) == 10
+    sched = CyclicSchedule(0.1, 1.0, step_size_up=1.2)
+    assert sched(cyclr.cycle_aligned_iterations(30, 1.2)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="no whole number of cycles of 2.4 iterations"):
+        cyclr.cycle_aligned_iterations(10, 1.2)
+
+
 def test_import_cyclr_loads_no_framework_and_is_fast():
     code = (
         "import sys, time; t = time.perf_counter(); import cyclr; dt = time.perf_counter() - t; "

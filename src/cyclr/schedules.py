@@ -471,7 +471,14 @@ def cycle_aligned_iterations(budget: int, step_size_up: float, step_size_down: f
     cycle = up + down
     if budget < cycle:
         raise ValueError(f"budget must cover at least one cycle of {cycle:g} iterations, got budget={budget}")
-    return int(math.floor(budget / cycle) * cycle)
+    # With fractional step sizes only some multiples of the cycle are whole iterations.
+    for cycles in range(math.floor(budget / cycle), 0, -1):
+        total = cycles * cycle
+        if abs(total - round(total)) <= 1e-9 * total:
+            return round(total)
+    raise ValueError(
+        f"no whole number of cycles of {cycle:g} iterations ends on a whole iteration within budget={budget}"
+    )
 
 
 def base_lr_from_max_lr(max_lr: float, divisor: float = 4.0) -> float:
