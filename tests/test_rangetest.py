@@ -101,6 +101,17 @@ def test_record_metrics_rules() -> None:
     assert res.metric_lrs.tolist() == [0.0, 1.0 / 9]
 
 
+def test_a_bad_metric_value_records_nothing() -> None:
+    rec = RangeTestRecorder(RangeSweep(0.0, 1.0, 10))
+    rec.record_loss(1.0)
+    with pytest.raises(TypeError, match=r"metrics\['top5'\] must be a real number, got 'x'"):
+        rec.record_metrics({"acc": 0.1, "top5": "x"})
+    rec.record_metrics({"acc": 0.2, "top5": 0.5})  # the step is still free, no half-recorded metric
+    res = rec.result()
+    assert res.metric_steps.tolist() == [0]
+    assert res.metrics["acc"].tolist() == [0.2]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

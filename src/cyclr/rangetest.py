@@ -142,14 +142,21 @@ class RangeTestRecorder:
             raise RuntimeError("record_metrics needs at least one recorded step")
         if not isinstance(metrics, Mapping) or not metrics:
             raise ValueError(f"metrics must be a non-empty mapping of name -> value, got {metrics!r}")
-        names = list(metrics)
-        if self._metrics and set(names) != set(self._metrics):
-            raise ValueError(f"metrics must have the same names at every step: {sorted(self._metrics)}, got {names}")
+        values: dict[str, float] = {}
+        for name, value in metrics.items():  # all converted before any is stored: a bad one leaves no gap
+            try:
+                values[str(name)] = float(value)
+            except (TypeError, ValueError):
+                raise TypeError(f"metrics[{name!r}] must be a real number, got {value!r}") from None
+        if self._metrics and set(values) != set(self._metrics):
+            raise ValueError(
+                f"metrics must have the same names at every step: {sorted(self._metrics)}, got {sorted(values)}"
+            )
         step = len(self._losses) - 1
         if self._metric_steps and self._metric_steps[-1] == step:
             raise ValueError(f"metrics for step {step} were already recorded")
-        for name in names:
-            self._metrics.setdefault(str(name), []).append(float(metrics[name]))
+        for name, value in values.items():
+            self._metrics.setdefault(name, []).append(value)
         self._metric_steps.append(step)
 
     def stop(self, reason: str) -> None:
