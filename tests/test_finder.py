@@ -461,6 +461,8 @@ def test_param_group_without_lr_ratio_is_rejected() -> None:
         ({"scaler": object()}, "scaler"),
         ({"amp_dtype": torch.float64}, "amp_dtype"),
         ({"progress": "yes"}, "progress"),
+        ({"metric_fn": lambda out, tgt: 1.0, "step_fn": lambda m, b: m(b[0]).sum()}, "metric_fn.*step_fn"),
+        ({"metric_fn": lambda out, tgt: 1.0, "val_fn": lambda m: {"a": 1.0}}, "metric_fn.*val_fn"),
     ],
 )
 def test_bad_finder_arguments(kwargs: dict[str, Any], match: str) -> None:

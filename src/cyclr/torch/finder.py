@@ -53,7 +53,7 @@ class LRFinder:
             Used for the validation loss too. The finder does backward, accumulation, AMP and the step.
         metric_fn: ``metric_fn(outputs, targets) -> value or {name: value}``, a batch mean,
             recorded on the validation batches next to ``val_loss`` and (for
-            class-index targets) ``val_accuracy``.
+            class-index targets) ``val_accuracy``. Not with ``step_fn`` or ``val_fn``.
         val_fn: ``val_fn(model) -> {name: value}``: replaces the built-in validation entirely.
         scaler: a ``torch.amp.GradScaler``; a step it skips does not advance the sweep.
         amp_dtype: run forward passes under ``torch.autocast`` with this dtype (float16 / bfloat16).
@@ -91,6 +91,12 @@ class LRFinder:
         for name, fn in (("criterion", criterion), ("step_fn", step_fn), ("metric_fn", metric_fn), ("val_fn", val_fn)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {fn!r}")
+        if metric_fn is not None and (step_fn is not None or val_fn is not None):
+            # the built-in validation that calls metric_fn needs model(inputs), which step_fn/val_fn bypass
+            raise ValueError(
+                "metric_fn needs the built-in validation (criterion on (inputs, targets) batches); "
+                f"with {'step_fn' if step_fn is not None else 'val_fn'} return every metric from val_fn instead"
+            )
         if scaler is not None and not isinstance(scaler, torch.amp.GradScaler):
             raise TypeError(f"scaler must be a torch.amp.GradScaler or None, got {type(scaler).__name__}")
         if amp_dtype is not None and amp_dtype not in (torch.float16, torch.bfloat16):
