@@ -267,23 +267,32 @@ def _valley_span(c: _LossCurve) -> tuple[int, int]:
     return start, max(start, end)
 
 
+def _read_loss(c: _LossCurve, method: str) -> tuple[float, str, dict[str, float]]:
+    """``(lr, how it was read, details)`` for one loss reading of ``c``."""
+    if method == "steepest":
+        lr = float(c.lrs[_steepest_index(c)])
+        return lr, f"steepest descent of the smoothed loss vs log LR at {lr:.3g}", {"index_lr": lr}
+    if method == "valley":
+        a, b = _valley_span(c)
+        lr = float(math.sqrt(c.lrs[a] * c.lrs[b]))
+        details = {"valley_start_lr": float(c.lrs[a]), "valley_end_lr": float(c.lrs[b])}
+        return lr, f"middle of the loss valley [{c.lrs[a]:.3g}, {c.lrs[b]:.3g}] in log LR", details
+    return float(c.lrs[c.low] / 10.0), f"loss minimum at {c.lrs[c.low]:.3g}, divided by 10", {}
+
+
 def steepest(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end: float = 0.05) -> float:
     """LR of the steepest descent of the smoothed loss against log LR (a local least-squares slope)."""
-    c = _loss_curve(lrs, losses, skip_start, skip_end)
-    return float(c.lrs[_steepest_index(c)])
+    return _read_loss(_loss_curve(lrs, losses, skip_start, skip_end), "steepest")[0]
 
 
 def valley(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end: float = 0.05) -> float:
     """Middle (in log LR) of the steep drop into the loss minimum: between 10% and 90% of the drop."""
-    c = _loss_curve(lrs, losses, skip_start, skip_end)
-    a, b = _valley_span(c)
-    return float(math.sqrt(c.lrs[a] * c.lrs[b]))
+    return _read_loss(_loss_curve(lrs, losses, skip_start, skip_end), "valley")[0]
 
 
 def min_div10(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end: float = 0.05) -> float:
     """The LR at the smoothed loss minimum, divided by 10."""
-    c = _loss_curve(lrs, losses, skip_start, skip_end)
-    return float(c.lrs[c.low] / 10.0)
+    return _read_loss(_loss_curve(lrs, losses, skip_start, skip_end), "min_div10")[0]
 
 
 def bounds_from_loss(
@@ -304,20 +313,9 @@ def bounds_from_loss(
     if divisor <= 1:
         raise ValueError(f"divisor must be > 1, got divisor={divisor!r}")
     c = _loss_curve(lrs, losses, skip_start, skip_end)
+    peak, how, reading = _read_loss(c, method)
     details: dict[str, Any] = {"min_lr": float(c.lrs[c.low]), "min_loss": float(c.smooth[c.low]), "drop": c.drop}
-    if method == "steepest":
-        i = _steepest_index(c)
-        peak = float(c.lrs[i])
-        details["index_lr"] = peak
-        how = f"steepest descent of the smoothed loss vs log LR at {peak:.3g}"
-    elif method == "valley":
-        a, b = _valley_span(c)
-        peak = float(math.sqrt(c.lrs[a] * c.lrs[b]))
-        details |= {"valley_start_lr": float(c.lrs[a]), "valley_end_lr": float(c.lrs[b])}
-        how = f"middle of the loss valley [{c.lrs[a]:.3g}, {c.lrs[b]:.3g}] in log LR"
-    else:
-        peak = float(c.lrs[c.low] / 10.0)
-        how = f"loss minimum at {c.lrs[c.low]:.3g}, divided by 10"
+    details |= reading
     details["divisor"] = divisor
     return Bounds(
         base_lr=peak / divisor,
