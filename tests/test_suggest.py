@@ -259,6 +259,11 @@ def test_bounds_validate(args: tuple[float, float], match: str) -> None:
         Bounds(*args, method="metric")
 
 
+def test_bounds_name_the_bad_group_ratio() -> None:
+    with pytest.raises(ValueError, match=r"group_ratios\[1\] must be > 0, got group_ratios\[1\]=0.0"):
+        Bounds(0.01, 0.04, "valley", group_ratios=(1.0, 0.0))
+
+
 def test_bounds_str_mentions_warnings() -> None:
     text = str(Bounds(0.01, 0.04, "valley", "why", warnings=("check me",)))
     assert "base_lr=0.01" in text and "check me" in text

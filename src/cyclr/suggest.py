@@ -68,8 +68,8 @@ class Bounds:
         check.ordered("base_lr", base, "max_lr", peak)
         if not self.group_ratios:
             raise ValueError("group_ratios must not be empty")
-        for ratio in self.group_ratios:
-            check.positive("group_ratios[i]", ratio)
+        for i, ratio in enumerate(self.group_ratios):
+            check.positive(f"group_ratios[{i}]", ratio)
         object.__setattr__(self, "warnings", tuple(self.warnings))
         object.__setattr__(self, "group_ratios", tuple(float(r) for r in self.group_ratios))
 
