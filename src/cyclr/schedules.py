@@ -361,16 +361,14 @@ class OneCycleSchedule(_Serialisable):
             last = max_momentum if ends_high else base_momentum
             return self._anneal(first, last, pct, math.cos)  # type: ignore[attr-defined]
         ends = [
-            (max_momentum if start == "max" else base_momentum, max_momentum if end == "max" else base_momentum)
-            for *_, start, end in self._phases  # type: ignore[attr-defined]
+            (max_momentum if starts_high else base_momentum, max_momentum if ends_high else base_momentum)
+            for starts_high, ends_high in self._momentum_highs  # type: ignore[attr-defined]
         ]
         return self._interpolate(index, pct, ends)
 
     def _interpolate(self, index: Any, pct: Any, ends: list[tuple[float, float]]) -> Any:
+        """The array path of :meth:`lr_from_phase` / :meth:`momentum_from_phase`."""
         anneal = self._anneal  # type: ignore[attr-defined]
-        if type(index) is int:
-            start, end = ends[index]
-            return anneal(start, end, pct, math.cos)
         np = _numpy()
         table = np.array(ends, dtype=np.float64)
         return anneal(table[index, 0], table[index, 1], pct, np.cos)
