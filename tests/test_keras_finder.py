@@ -14,7 +14,7 @@ import torch
 
 from cyclr import RangeSweep
 from cyclr.keras import CyclicLR, LRFinder
-from cyclr.rangetest import RangeTestResult
+from cyclr.rangetest import RangeTestResult, default_smooth_beta
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(96, 4)).astype("float32")
@@ -139,6 +139,33 @@ def test_an_error_mid_test_still_restores_and_keeps_the_partial_curve():
     assert finder.result is not None and len(finder.result) == 3 and finder.result.stop_reason == "error"
     assert info.value.range_test_result is finder.result
     assert_same_state(model, before)
+
+
+def test_validation_sample_weights_are_used():
+    weights = (np.arange(96) < 40).astype("float32")  # only the first 40 samples count
+    options = {"start_lr": 1e-3, "end_lr": 1e-2, "num_iter": 2, "batch_size": 16, "val_every": 1}
+    finder = LRFinder(classifier(), progress=False)
+    weighted = finder.range_test(X, Y, validation_data=(X, Y, weights), **options)
+    subset = finder.range_test(X, Y, validation_data=(X[:40], Y[:40]), **options)
+    everything = finder.range_test(X, Y, validation_data=(X, Y), **options)
+    # the loss is weighted (``metrics=`` are not, as in model.evaluate); a mean over all 96 samples
+    np.testing.assert_allclose(weighted.metrics["val_loss"], subset.metrics["val_loss"] * 40 / 96, rtol=1e-5)
+    assert not np.allclose(everything.metrics["val_loss"], weighted.metrics["val_loss"], rtol=1e-3)
+
+
+def test_default_smoothing_follows_the_sweep_length():
+    result = LRFinder(classifier(), progress=False).range_test(X, Y, start_lr=1e-4, end_lr=1e-2, num_iter=20)
+    assert result.settings["smooth_beta"] == default_smooth_beta(20)
+
+
+def test_bad_options_are_rejected_before_a_generator_is_read():
+    data = batches(3)
+    finder = LRFinder(classifier(), progress=False)
+    with pytest.raises(ValueError, match="diverge_th must be > 1"):
+        finder.range_test(data, start_lr=1e-4, end_lr=1e-2, diverge_th=1.0)
+    with pytest.raises(ValueError, match="smooth_beta must be in"):
+        finder.range_test(data, start_lr=1e-4, end_lr=1e-2, smooth_beta=2.0)
+    assert len(list(data)) == 3
 
 
 def test_bad_arguments():

@@ -77,7 +77,7 @@ class LRFinder:
         *,
         val_every: int | None = None,
         val_batches: int | None = None,
-        smooth_beta: float = 0.98,
+        smooth_beta: float | None = None,
         diverge_th: float = 5.0,
         seed: int = 0,
     ) -> RangeTestResult:
@@ -91,13 +91,14 @@ class LRFinder:
                 (``(x, y)`` or ``(x, y, sample_weight)``: a generator,
                 ``keras.utils.PyDataset``, ``tf.data.Dataset``, torch
                 ``DataLoader``), re-iterated when shorter than the sweep.
-            validation_data: ``(x_val, y_val)`` arrays or an iterable of
-                batches; evaluated every ``val_every`` steps (default about 30
-                times per sweep), its first ``val_batches`` batches (default all;
-                an endless generator needs a number).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``
+                arrays, or an iterable of batches; evaluated every ``val_every``
+                steps (default about 30 times per sweep), its first ``val_batches``
+                batches (default all; an endless generator needs a number).
             step_mode: ``"linear"`` (the paper's sweep) or ``"exp"``; None picks
                 linear when ``start_lr`` is 0 or ``end_lr / start_lr < 100``.
-            smooth_beta, diverge_th: the recorder's EMA factor and divergence threshold.
+            smooth_beta, diverge_th: the recorder's EMA factor (None: about a tenth of
+                the sweep, see :func:`cyclr.rangetest.default_smooth_beta`) and divergence threshold.
         """
         model = self.model
         optimizer = getattr(model, "optimizer", None)
@@ -114,12 +115,6 @@ class LRFinder:
         n_val = None if val_batches is None else check.positive_int("val_batches", val_batches)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
-        batches = _training_batches(x, y, size, seed)
-        first = next(batches, None)
-        if first is None:
-            raise ValueError(f"x must yield at least one batch, got an empty {type(x).__name__}")
-        batches = itertools.chain([first], batches)
-        val = None if validation_data is None else _validation_batches(validation_data, size, n_val)
         settings = {
             "runner": "keras",
             "batch_size": size if y is not None or _is_arrays(x) else None,
@@ -127,7 +122,14 @@ class LRFinder:
             "val_batches": n_val,
             "seed": seed,
         }
+        # built (and its options checked) before any batch is drawn from a one-shot generator
         recorder = RangeTestRecorder(sweep, smooth_beta, diverge_th, settings=settings)
+        batches = _training_batches(x, y, size, seed)
+        first = next(batches, None)
+        if first is None:
+            raise ValueError(f"x must yield at least one batch, got an empty {type(x).__name__}")
+        batches = itertools.chain([first], batches)
+        val = None if validation_data is None else _validation_batches(validation_data, size, n_val)
 
         _build(model, first)
         with _restored(model):
@@ -243,21 +245,22 @@ def _num_samples(x: Any) -> int:
     return sizes.pop()
 
 
-def _array_batches(x: Any, y: Any, batch_size: int, rng: np.random.Generator | None) -> Iterator[Batch]:
-    x = keras.tree.map_structure(np.asarray, x)
-    y = None if y is None else keras.tree.map_structure(np.asarray, y)
-    n = _num_samples(x if y is None else (x, y))
+def _array_batches(
+    x: Any, y: Any, batch_size: int, rng: np.random.Generator | None, sample_weight: Any = None
+) -> Iterator[Batch]:
+    parts = [None if part is None else keras.tree.map_structure(np.asarray, part) for part in (x, y, sample_weight)]
+    n = _num_samples([part for part in parts if part is not None])
     while n:
         order = rng.permutation(n) if rng is not None else np.arange(n)
         for begin in range(0, n, batch_size):
             index = order[begin : begin + batch_size]
-            yield _rows(x, index), None if y is None else _rows(y, index), None
+            yield tuple(_rows(part, index) for part in parts)  # type: ignore[misc]
         if rng is None:
             return
 
 
 def _rows(arrays: Any, index: np.ndarray) -> Any:
-    return keras.tree.map_structure(lambda a: a[index], arrays)
+    return None if arrays is None else keras.tree.map_structure(lambda a: a[index], arrays)
 
 
 def _iterable_batches(data: Iterable[Any], *, repeat: bool) -> Iterator[Batch]:
@@ -281,8 +284,7 @@ def _training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Iterator[Ba
 
 def _validation_batches(data: Any, batch_size: int, limit: int | None) -> list[Batch]:
     if isinstance(data, tuple) and len(data) in (2, 3) and all(_is_arrays(part) for part in data):
-        val_x, val_y, *_ = data
-        batches = _array_batches(val_x, val_y, batch_size, None)
+        batches = _array_batches(data[0], data[1], batch_size, None, data[2] if len(data) == 3 else None)
     elif isinstance(data, Iterable) and not _is_arrays(data):
         batches = _iterable_batches(data, repeat=False)
     else:
