@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from cyclr import CyclicSchedule, OneCycleSchedule
+from cyclr import CyclicSchedule, OneCycleSchedule, RangeSweep
 from cyclr.cli import main
 from cyclr.plot import plot_schedules
 
@@ -25,6 +25,14 @@ def test_preview_draws_lr_momentum_and_cycle_ends():
     cycle_ends = [line for line in lr_axes[0].lines[1:] if line.get_linestyle() == ":"]
     assert [line.get_xdata()[0] for line in cycle_ends] == [200, 400, 600, 800]
     assert any(ax.get_ylabel() == "momentum" for ax in fig.axes)
+
+
+def test_preview_draws_a_range_sweep_up_to_its_last_step():
+    sweep = RangeSweep(0.0, 1.0, 50)
+    fig = plot_schedules(sweep, 200)
+    x, y = fig.axes[0].lines[0].get_data()
+    assert x[-1] == 49
+    np.testing.assert_allclose(y, sweep(x))
 
 
 def test_preview_rejects_nothing_to_draw():

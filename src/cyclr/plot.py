@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .schedules import CyclicSchedule, OneCycleSchedule, Schedule
+from .schedules import CyclicSchedule, OneCycleSchedule, RangeSweep, Schedule
 
 __all__ = ["plot_range_test", "plot_reproduction", "plot_schedules"]
 
@@ -88,8 +88,11 @@ def _draw_schedule(
     mark_cycles: bool,
     log_y: bool,
 ) -> None:
+    # both raise past their last step: draw up to it
     if isinstance(schedule, OneCycleSchedule):
         steps = steps[steps <= schedule.total_steps]
+    elif isinstance(schedule, RangeSweep):
+        steps = steps[steps < schedule.num_iter]
     ax.plot(steps, schedule(steps), color=LR_COLOR, lw=1.5)
     ax.set_ylabel("learning rate", color=LR_COLOR)
     if log_y:
