@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from cyclr import RangeSweep
+from cyclr import NoSuggestionError, RangeSweep
 from cyclr.torch import LRFinder
 
 # --- fixtures ---------------------------------------------------------------------
@@ -316,6 +316,13 @@ def test_one_shot_iterator_that_runs_out_is_exhausted() -> None:
         iter(batches(x, y)), start_lr=0.0, end_lr=0.1, num_iter=10
     )
     assert result.stop_reason == "exhausted" and len(result) == 3
+
+
+def test_automatic_mode_on_a_short_one_shot_iterator_says_so() -> None:
+    x, y = make_data(48)
+    model, opt = setup()
+    with pytest.raises(NoSuggestionError, match="ran out of batches after 3 steps.*one-shot"):
+        LRFinder(model, opt, CE, progress=False).range_test(iter(batches(x, y)), num_iter=10)
 
 
 def test_dict_batches_with_a_step_function() -> None:

@@ -511,6 +511,11 @@ def linear_end_from_coarse(coarse: RangeTestResult) -> float:
     metric's whole rise and its fall, which the paper's reading needs.
     """
     if len(coarse) < 5:
+        if coarse.stop_reason == "exhausted":
+            raise NoSuggestionError(
+                f"the coarse sweep ran out of batches after {len(coarse)} steps: train_loader is a one-shot "
+                "iterator; pass a loader that can be iterated again (a DataLoader, a list) or give start_lr"
+            )
         raise NoSuggestionError(
             f"the coarse sweep diverged after {len(coarse)} steps, below lr={coarse.stop_lr!r}: "
             "the model does not train even at tiny LRs; check the model, loss and data"
