@@ -96,7 +96,11 @@ def run_range_test(
     step_mode: str | None,
     progress: bool,
 ) -> Any:
-    """``LRFinder.range_test`` on ``subject``, measuring validation about 50 times when there is a val_loader."""
+    """``LRFinder.range_test`` on ``subject``; with a val_loader and a given ``num_iter``, validation about 50 times.
+
+    With ``num_iter=None`` the finder picks the sweep's length and validates
+    about 30 times over it.
+    """
     from .torch import LRFinder
 
     finder = LRFinder(subject.model, subject.optimizer, subject.criterion, progress=progress)

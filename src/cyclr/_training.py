@@ -76,14 +76,14 @@ def train(
     carried to the remaining evaluation points.
     """
     total = len(learning_rates)
+    if points[0] != 0 or points[-1] != total:
+        raise ValueError(f"points must run from 0 to len(learning_rates)={total}, got {points[0]}..{points[-1]}")
     model = task.build_model(seed)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=float(learning_rates[0]), momentum=task.momentum, weight_decay=task.weight_decay
     )
     loss_fn = nn.CrossEntropyLoss()
     loader = task.train_loader(seed)
-    if points[0] != 0 or points[-1] != total:
-        raise ValueError(f"points must run from 0 to len(learning_rates)={total}, got {points[0]}..{points[-1]}")
     curve: dict[str, list[float]] = {"test": [], "val": []}
     diverged_at: int | None = None
 

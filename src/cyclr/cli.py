@@ -115,7 +115,7 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--start-lr", type=float, default=None, help="first LR (default: automatic two-stage sweep)")
     parser.add_argument("--end-lr", type=_positive_float, default=None, help="last LR (default: automatic)")
-    parser.add_argument("--step-mode", choices=("linear", "exp"), default=None, help="LR ramp (default: linear)")
+    parser.add_argument("--step-mode", choices=("linear", "exp"), default=None, help="LR ramp (default: linear; exp when --end-lr / --start-lr >= 100)")
     parser.add_argument("--epochs-per-step", type=_positive_float, default=4.0,
                         help="half-cycle length for the recommended step size (default: 4)")
     parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum for --model (default: 0.9)")
