@@ -240,6 +240,16 @@ def test_cyclic_momentum_sets_adam_beta_1_before_every_batch():
     assert not np.allclose(model.get_weights()[0], plain.get_weights()[0], rtol=1e-6, atol=0)
 
 
+def test_cyclic_momentum_reaches_the_optimizer_inside_a_loss_scale_optimizer():
+    schedule = CyclicLR(0.01, 0.1, step_size_up=2)
+    inner = keras.optimizers.SGD(schedule, momentum=0.9)
+    model = tiny_model(keras.optimizers.LossScaleOptimizer(inner))  # what compile does under mixed_float16
+    seen: list[float] = []
+    spy = keras.callbacks.LambdaCallback(on_train_batch_begin=lambda batch, logs: seen.append(inner.momentum))
+    model.fit(*DATA, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[CyclicMomentum(schedule), spy])
+    np.testing.assert_allclose(seen, schedule.schedule.momentum(np.arange(6), 0.8, 0.9))
+
+
 def test_cyclic_momentum_refuses_what_it_cannot_change():
     schedule = CyclicLR(0.01, 0.1, step_size_up=2)
     compiled = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])

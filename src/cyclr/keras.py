@@ -32,7 +32,7 @@ from keras import ops
 
 from . import _traced
 from . import _validate as check
-from ._keras_finder import LRFinder
+from ._keras_finder import LRFinder, _inner
 from .scale import ScaleFn, scale_fn_from_ref, scale_fn_to_ref
 from .schedules import SCALE_MODES, CyclicSchedule, OneCycleSchedule
 
@@ -347,7 +347,9 @@ class CyclicMomentum(keras.callbacks.Callback):
                 f"fixed when the step is compiled (backend={keras.backend.backend()!r}, "
                 f"jit_compile={model.jit_compile!r}). Compile the model with run_eagerly=True."
             )
-        self.attribute = self._attribute(model.optimizer)
+        # under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, which has neither attribute
+        self._optimizer = _inner(model.optimizer)
+        self.attribute = self._attribute(self._optimizer)
 
     @staticmethod
     def _attribute(optimizer: Any) -> str:
@@ -363,8 +365,8 @@ class CyclicMomentum(keras.callbacks.Callback):
         return "momentum"
 
     def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        step = int(keras.ops.convert_to_numpy(self._optimizer.iterations))
         if isinstance(self.core, OneCycleSchedule):
             step = min(step, self.core.total_steps)
         value = float(self.core.momentum(step, self.base_momentum, self.max_momentum))
-        setattr(self.model.optimizer, self.attribute, value)
+        setattr(self._optimizer, self.attribute, value)
