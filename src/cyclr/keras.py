@@ -74,6 +74,11 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
             return _traced.cyclic_lr(self.schedule, step, ops)
         return _traced.one_cycle_lr(self.schedule, step, ops)
 
+    def get_config(self) -> dict[str, Any]:
+        """The core schedule's fields (``scale_fn`` by reference) and the name."""
+        config = {k: _plain(v) for k, v in self.schedule.to_dict().items() if k != "type"}
+        return {**config, "name": self.name}
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
         config = dict(config)
@@ -109,10 +114,6 @@ class CyclicLR(_CoreBacked):
         core = CyclicSchedule(base_lr, max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, shape)
         self._setup(core, name)
 
-    def get_config(self) -> dict[str, Any]:
-        config = {k: _plain(v) for k, v in self.schedule.to_dict().items() if k != "type"}
-        return {**config, "name": self.name}
-
 
 @_register
 class OneCycleLR(_CoreBacked):
@@ -136,10 +137,6 @@ class OneCycleLR(_CoreBacked):
             max_lr, total_steps, pct_start, anneal_strategy, div_factor, final_div_factor, three_phase
         )
         self._setup(core, name)
-
-    def get_config(self) -> dict[str, Any]:
-        config = {k: _plain(v) for k, v in self.schedule.to_dict().items() if k != "type"}
-        return {**config, "name": self.name}
 
 
 # --- TensorFlow Addons' API ---------------------------------------------------
