@@ -35,6 +35,12 @@ def test_preview_draws_a_range_sweep_up_to_its_last_step():
     np.testing.assert_allclose(y, sweep(x))
 
 
+def test_equal_schedules_each_get_a_panel():
+    sched = CyclicSchedule(0.001, 0.006, step_size_up=10)
+    fig = plot_schedules([sched, sched], 50, momentum=None)
+    assert len([ax for ax in fig.axes if ax.get_ylabel() == "learning rate"]) == 2
+
+
 def test_preview_rejects_nothing_to_draw():
     with pytest.raises(ValueError, match="at least one schedule"):
         plot_schedules([], 10)

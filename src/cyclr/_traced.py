@@ -70,58 +70,37 @@ def cyclic_momentum(schedule: CyclicSchedule, step: Any, ops: Any, base_momentum
     return max_momentum - (max_momentum - base_momentum) * position * scale
 
 
-def _one_cycle_phases(schedule: OneCycleSchedule) -> list[tuple[float, float, str, str]]:
-    """``(start_step, end_step, start_key, end_key)`` per phase, PyTorch's boundaries; keys name the LR ends.
-
-    A key is ``"initial"``, ``"max"`` or ``"min"``; momentum runs the other
-    way (high where the LR is low).
-    """
-    warmup_end = float(schedule.pct_start * schedule.total_steps) - 1
-    last = float(schedule.total_steps - 1)
-    if schedule.three_phase:
-        down_end = float(2 * schedule.pct_start * schedule.total_steps) - 2
-        return [
-            (0.0, warmup_end, "initial", "max"),
-            (warmup_end, down_end, "max", "initial"),
-            (down_end, last, "initial", "min"),
-        ]
-    return [(0.0, warmup_end, "initial", "max"), (warmup_end, last, "max", "min")]
-
-
-def one_cycle(schedule: OneCycleSchedule, step: Any, ops: Any, values: dict[str, float]) -> Any:
-    """The 1cycle curve through ``values`` (one per phase end key), every phase computed, then selected.
+def one_cycle(schedule: OneCycleSchedule, step: Any, ops: Any, ends: list[tuple[float, float]]) -> Any:
+    """The 1cycle curve through ``ends`` (start and end value of each phase), every phase computed, then selected.
 
     Past ``total_steps`` the value holds at its final one: a traced function
     cannot raise as the core does.
     """
     step = ops.clip(step, 0.0, float(schedule.total_steps))
-    phases = _one_cycle_phases(schedule)
+    spans = schedule.phase_spans
     results = []
-    for start_step, end_step, start_key, end_key in phases:
+    for (start_step, end_step), (start, end) in zip(spans, ends):
         # The share of the phase still to go, not 1 - pct: it keeps float32's
         # relative precision near a phase's end, where 1cycle's LR is smallest.
         remaining = (end_step - step) / (end_step - start_step)
-        start, end = values[start_key], values[end_key]
         if schedule.anneal_strategy == "cos":
             # (1 + cos(pi * pct)) / 2 written without the cancellation near pct = 1
             results.append(end + (start - end) * ops.sin(0.5 * math.pi * remaining) ** 2)
         else:
             results.append(end + (start - end) * remaining)
     out = results[-1]
-    for (_, end_step, *_), value in zip(reversed(phases[:-1]), reversed(results[:-1])):
+    for (_, end_step), value in zip(reversed(spans[:-1]), reversed(results[:-1])):
         out = ops.where(step <= end_step, value, out)
     return out
 
 
 def one_cycle_lr(schedule: OneCycleSchedule, step: Any, ops: Any) -> Any:
     """The learning rate of ``schedule`` at ``step``."""
-    values = {"initial": schedule.initial_lr, "max": schedule.max_lr, "min": schedule.min_lr}
-    return one_cycle(schedule, step, ops, values)
+    return one_cycle(schedule, step, ops, schedule.phase_values())
 
 
 def one_cycle_momentum(
     schedule: OneCycleSchedule, step: Any, ops: Any, base_momentum: float, max_momentum: float
 ) -> Any:
     """Momentum cycled opposite to the LR, as :meth:`OneCycleSchedule.momentum`."""
-    values = {"initial": max_momentum, "max": base_momentum, "min": max_momentum}
-    return one_cycle(schedule, step, ops, values)
+    return one_cycle(schedule, step, ops, schedule.phase_values((base_momentum, max_momentum)))

@@ -60,7 +60,10 @@ def _labelled(schedules: Any) -> dict[str, Schedule]:
         items = dict(schedules)
     else:
         seq = [schedules] if not isinstance(schedules, Sequence) else list(schedules)
-        items = {_describe(s): s for s in seq}
+        items = {}
+        for i, schedule in enumerate(seq, start=1):
+            label = _describe(schedule)
+            items[label if label not in items else f"{label} (#{i})"] = schedule  # equal schedules keep a panel each
     if not items:
         raise ValueError("schedules must contain at least one schedule, got none")
     return items

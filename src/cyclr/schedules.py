@@ -300,6 +300,20 @@ class OneCycleSchedule(_Serialisable):
     def min_lr(self) -> float:
         return self.initial_lr / self.final_div_factor
 
+    @property
+    def phase_spans(self) -> list[tuple[float, float]]:
+        """``(start_step, end_step)`` of each phase, PyTorch's boundaries."""
+        return list(self._spans)  # type: ignore[attr-defined]
+
+    def phase_values(self, momentum: tuple[float, float] | None = None) -> list[tuple[float, float]]:
+        """``(value at the start, value at the end)`` of each phase: the LR, or the momentum for
+        ``momentum=(base_momentum, max_momentum)`` (high where the LR is low)."""
+        if momentum is None:
+            return list(self._lr_ends)  # type: ignore[attr-defined]
+        base, high = momentum
+        highs = self._momentum_highs  # type: ignore[attr-defined]
+        return [(high if starts_high else base, high if ends_high else base) for starts_high, ends_high in highs]
+
     def _phase_table(self) -> tuple[tuple[float, float, float, float, str, str], ...]:
         """(start_step, end_step, start_lr, end_lr, start_momentum, end_momentum) per phase, as in PyTorch."""
         initial, peak, low = self.initial_lr, self.max_lr, self.min_lr
@@ -360,11 +374,7 @@ class OneCycleSchedule(_Serialisable):
             first = max_momentum if starts_high else base_momentum
             last = max_momentum if ends_high else base_momentum
             return self._anneal(first, last, pct, math.cos)  # type: ignore[attr-defined]
-        ends = [
-            (max_momentum if starts_high else base_momentum, max_momentum if ends_high else base_momentum)
-            for starts_high, ends_high in self._momentum_highs  # type: ignore[attr-defined]
-        ]
-        return self._interpolate(index, pct, ends)
+        return self._interpolate(index, pct, self.phase_values((base_momentum, max_momentum)))
 
     def _interpolate(self, index: Any, pct: Any, ends: list[tuple[float, float]]) -> Any:
         """The array path of :meth:`lr_from_phase` / :meth:`momentum_from_phase`."""
