@@ -43,6 +43,17 @@ def default_smooth_beta(num_iter: int) -> float:
     return 1.0 - 1.0 / window
 
 
+def check_stopping(smooth_beta: float | None, diverge_th: float) -> tuple[float | None, float]:
+    """Checked ``(smooth_beta, diverge_th)``: beta in [0, 1) or None, threshold > 1."""
+    beta = None if smooth_beta is None else check.in_range("smooth_beta", smooth_beta, 0.0, 1.0)
+    if beta == 1.0:
+        raise ValueError(f"smooth_beta must be < 1, got smooth_beta={smooth_beta!r}")
+    threshold = check.real("diverge_th", diverge_th)
+    if threshold <= 1:
+        raise ValueError(f"diverge_th must be > 1, got diverge_th={diverge_th!r}")
+    return beta, threshold
+
+
 class RangeTestRecorder:
     """Collects a range test's curve and decides when to stop.
 
@@ -67,14 +78,8 @@ class RangeTestRecorder:
     ) -> None:
         if not isinstance(sweep, RangeSweep):
             raise TypeError(f"sweep must be a RangeSweep, got {sweep!r}")
-        if smooth_beta is None:
-            smooth_beta = default_smooth_beta(sweep.num_iter)
-        beta = check.in_range("smooth_beta", smooth_beta, 0.0, 1.0)
-        if beta == 1.0:
-            raise ValueError(f"smooth_beta must be < 1, got smooth_beta={smooth_beta!r}")
-        threshold = check.real("diverge_th", diverge_th)
-        if threshold <= 1:
-            raise ValueError(f"diverge_th must be > 1, got diverge_th={diverge_th!r}")
+        checked_beta, threshold = check_stopping(smooth_beta, diverge_th)
+        beta = default_smooth_beta(sweep.num_iter) if checked_beta is None else checked_beta
         self.sweep = sweep
         self.smooth_beta = beta
         self.diverge_th = threshold
@@ -435,4 +440,12 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-__all__ = ["Bounds", "NoSuggestionError", "RangeTestRecorder", "RangeTestResult", "STOP_REASONS", "default_smooth_beta"]
+__all__ = [
+    "Bounds",
+    "NoSuggestionError",
+    "RangeTestRecorder",
+    "RangeTestResult",
+    "STOP_REASONS",
+    "check_stopping",
+    "default_smooth_beta",
+]

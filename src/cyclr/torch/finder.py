@@ -22,7 +22,7 @@ from torch import nn
 from torch.optim import Optimizer
 
 from .. import _validate as check
-from ..rangetest import RangeTestRecorder, RangeTestResult
+from ..rangetest import RangeTestRecorder, RangeTestResult, check_stopping
 from ..schedules import RangeSweep
 from ..suggest import NoSuggestionError, smooth
 from . import distributed as _dist
@@ -303,12 +303,7 @@ class _Plan:
             sweep = RangeSweep(start, end, iters, step_mode)  # type: ignore[arg-type]
         every = max(1, iters // 30) if val_every is None else check.positive_int("val_every", val_every)
         n_val = None if val_batches is None else check.positive_int("val_batches", val_batches)
-        beta = None if smooth_beta is None else check.in_range("smooth_beta", smooth_beta, 0.0, 1.0)
-        if beta == 1.0:
-            raise ValueError(f"smooth_beta must be < 1, got smooth_beta={smooth_beta!r}")
-        threshold = check.real("diverge_th", diverge_th)
-        if threshold <= 1:
-            raise ValueError(f"diverge_th must be > 1, got diverge_th={diverge_th!r}")
+        beta, threshold = check_stopping(smooth_beta, diverge_th)
         sync = check.positive_int("sync_every", sync_every)
         coarse = check.positive_int("coarse_iter", coarse_iter)
         if coarse < 10:
