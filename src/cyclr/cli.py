@@ -267,7 +267,14 @@ FIND_NAMES = ("start_lr", "end_lr", "num_iter", "step_mode", "epochs_per_step", 
 
 
 def run_find(args: argparse.Namespace) -> int:
-    from ._find import FactoryCallError, FactoryError, check_sweep, subject_from_factories, subject_from_task
+    from ._find import (
+        MAX_RANGE_TEST_ITERATIONS,
+        FactoryCallError,
+        FactoryError,
+        check_sweep,
+        subject_from_factories,
+        subject_from_task,
+    )
 
     _check_find_options(args)
     num_iter = args.num_iter
@@ -293,14 +300,16 @@ def run_find(args: argparse.Namespace) -> int:
         raise RunError(str(err)) from None
     except (FactoryError, ValueError) as err:  # a bad factory path, an unknown task
         raise UsageError(str(err)) from None
+    if args.num_iter is None and num_iter is not None and num_iter > MAX_RANGE_TEST_ITERATIONS:
+        raise UsageError(
+            f"--epochs must give at most {MAX_RANGE_TEST_ITERATIONS:,} iterations "
+            f"({subject.iterations_per_epoch} per epoch), got --epochs={args.epochs} ({num_iter:,} iterations)"
+        )
     try:
         check_sweep(args.start_lr, args.end_lr, num_iter, args.step_mode)
         _check_step_size(subject.iterations_per_epoch, args.epochs_per_step)
     except ValueError as err:
-        message = str(err)
-        if args.num_iter is None:
-            message = message.replace("num_iter must", "--epochs must give")
-        raise UsageError(_flags(message, FIND_NAMES)) from None
+        raise UsageError(_flags(str(err), FIND_NAMES)) from None
     with _output_folder(args.out, f"cyclr-find-{name}", args.force) as out:
         return _find_into(out, subject, name, num_iter, args)
 
