@@ -196,12 +196,10 @@ def _output_folder(out: Path | None, default_name: str, force: bool) -> Iterator
     together never share one. A folder created here is removed again if the
     work fails before writing anything into it.
     """
-    from ._io import prepare_output_folder
+    from ._io import check_writable, prepare_output_folder
 
     if out is None:
         folder, created = _fresh_folder(default_name), True
-        from ._io import check_writable
-
         try:
             check_writable(folder)
         except ValueError as err:
