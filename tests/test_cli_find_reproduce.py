@@ -121,13 +121,13 @@ def test_find_with_only_a_train_loader_reads_the_loss(
         "--num-iter",
         "100",
         "--out",
-        str(tmp_path),
+        str(tmp_path / "out"),
         "--no-progress",
     ]
     code, out, err = run_cli(argv, capsys)
     assert code == 0, err
     assert "reading: valley" in out or "reading: steepest" in out or "reading: min_div10" in out
-    assert json.loads((tmp_path / "range_test.json").read_text())["metrics"] == {}
+    assert json.loads((tmp_path / "out" / "range_test.json").read_text())["metrics"] == {}
 
 
 @pytest.mark.parametrize(
@@ -240,7 +240,7 @@ def test_reproduce_default_folder_is_fresh(
 
     monkeypatch.chdir(tmp_path)
     assert _fresh_folder("cyclr-reproduce-digits") == Path("cyclr-reproduce-digits")
-    Path("cyclr-reproduce-digits").mkdir()
+    assert Path("cyclr-reproduce-digits").is_dir()  # taken at once, not when the results are written
     Path("cyclr-reproduce-digits-2").mkdir()
     assert _fresh_folder("cyclr-reproduce-digits") == Path("cyclr-reproduce-digits-3")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,54 @@ from typing import Any
 from .schedules import recommended_step_size
 
 
+# Range tests run for hundreds to a few thousand steps; far past this is a typo.
+MAX_RANGE_TEST_ITERATIONS = 1_000_000
+
+
 class FactoryError(ValueError):
     """A ``module:function`` path that cannot be imported or called as documented."""
+
+
+class FactoryCallError(Exception):
+    """The user's factory itself raised: its own error, not a bad argument."""
+
+
+def call_factory(spec: str, factory: Callable[[], Any]) -> Any:
+    """``factory()``; anything it raises comes back as a FactoryCallError naming ``spec``."""
+    try:
+        return factory()
+    except Exception as exc:
+        message = " ".join(str(exc).split()) or "(no message)"
+        raise FactoryCallError(f"error in factory {spec}: {message} ({type(exc).__name__})") from exc
+
+
+def check_sweep(start_lr: float | None, end_lr: float | None, num_iter: int | None, step_mode: str | None) -> None:
+    """ValueError unless the sweep can be computed: a length within the cap, LRs finite all along.
+
+    ``start_lr=None`` is the automatic mode, whose first sweep is exponential from
+    :data:`cyclr.torch.finder.COARSE_START_LR`.
+    """
+    from .torch.finder import COARSE_START_LR
+
+    if num_iter is not None and num_iter > MAX_RANGE_TEST_ITERATIONS:
+        raise ValueError(
+            f"num_iter must be at most {MAX_RANGE_TEST_ITERATIONS:,} iterations, got num_iter={num_iter:,}"
+        )
+    for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
+        if value is not None and not math.isfinite(value):
+            raise ValueError(f"{name} must be finite, got {name}={value!r}")
+    if end_lr is None:
+        return
+    start = COARSE_START_LR if start_lr is None else start_lr
+    if end_lr <= start:
+        what = "start_lr" if start_lr is not None else f"{COARSE_START_LR:g} (the automatic sweep's start)"
+        raise ValueError(f"end_lr must be > {what}, got start_lr={start_lr!r}, end_lr={end_lr!r}")
+    exponential = start_lr is None or step_mode == "exp" or (step_mode is None and start > 0 and end_lr / start >= 100)
+    if exponential and start > 0 and not math.isfinite(end_lr / start):
+        raise ValueError(
+            f"end_lr must be <= {start * sys.float_info.max:.3g} for an exponential sweep from {start:g} "
+            f"(end_lr / start_lr must be finite), got end_lr={end_lr!r}"
+        )
 
 
 def load_factory(spec: str, option: str) -> Callable[..., Any]:
@@ -72,10 +120,10 @@ def subject_from_factories(
 
     make_model = load_factory(model_spec, "--model")
     make_data = load_factory(data_spec, "--data")
-    model = make_model()
+    model = call_factory(model_spec, make_model)
     if not isinstance(model, torch.nn.Module):
         raise FactoryError(f"--model: {model_spec}() must return a torch.nn.Module, got {type(model).__name__}")
-    data = make_data()
+    data = call_factory(data_spec, make_data)
     if isinstance(data, (tuple, list)):
         if len(data) != 2:
             raise FactoryError(
@@ -110,15 +158,25 @@ def run_range_test(
     return finder.range_test(subject.train_loader, subject.val_loader, val_batches=None, **kwargs)
 
 
+FIND_FILES = {"json": "range_test.json", "csv": "range_test.csv", "figure": "range_test.png"}
+
+
 def write_find_outputs(result: Any, bounds: Any, out_dir: str | Path) -> dict[str, Path]:
-    """The curve as JSON and CSV, and a PNG with the bounds shaded (or the reason there are none)."""
+    """The curve as CSV, a PNG with the bounds shaded (or the reason there are none), and, last, the JSON.
+
+    Each file is written atomically; the folder holds an ``INCOMPLETE`` marker
+    (and no range_test.json) until all three are in place.
+    """
+    from ._io import OutputSet, save_figure
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / "range_test.json", "csv": out / "range_test.csv", "figure": out / "range_test.png"}
-    result.save(paths["json"])
-    result.to_csv(paths["csv"])
-    result.plot(bounds=bounds if bounds is not None else "auto").savefig(paths["figure"], dpi=110)
-    return paths
+    with OutputSet(out, manifest=FIND_FILES["json"]) as files:
+        files.write("csv", FIND_FILES["csv"], result.to_csv)
+        files.write("figure", FIND_FILES["figure"],
+                    lambda p: save_figure(result.plot(bounds=bounds if bounds is not None else "auto"), p, dpi=110))
+        files.write("json", FIND_FILES["json"], result.save)
+    return {key: files.written[key] for key in FIND_FILES}
 
 
 def describe_bounds(bounds: Any, iterations_per_epoch: int | None, epochs_per_step: float) -> list[str]:

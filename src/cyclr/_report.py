@@ -67,24 +67,31 @@ def headline(results: Mapping[str, Any]) -> str:
 
 
 def write_outputs(results: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write results.json, report.md, both figures and the range-test curve (JSON, CSV) into ``out_dir``."""
+    """Write report.md, both figures, the range-test curve (JSON, CSV) and, last, results.json into ``out_dir``.
+
+    Each file is written atomically. Until results.json is in place the folder
+    holds an ``INCOMPLETE`` marker (and no results.json), so an interrupted or
+    failed write is never mistaken for a finished report.
+    """
+    from ._io import OutputSet, save_figure, write_text
     from .plot import plot_reproduction
     from .suggest import Bounds
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {key: out / name for key, name in FILES.items()}
     range_test = results["range_test"]
     data = {k: v for k, v in results.items() if k != "range_test"}
-    paths["results"].write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    range_test.save(paths["range_test_json"])
-    range_test.to_csv(paths["range_test_csv"])
     b = data["bounds"]
     bounds = Bounds(b["base_lr"], b["max_lr"], b["method"], b["explanation"], warnings=tuple(b["warnings"]))
-    range_test.plot(bounds=bounds).savefig(paths["range_test_figure"], dpi=110)
-    plot_reproduction(data).savefig(paths["figure"], dpi=110)
-    paths["report"].write_text(report_markdown(data), encoding="utf-8")
-    return paths
+    with OutputSet(out, manifest=FILES["results"]) as files:
+        files.write("range_test_json", FILES["range_test_json"], range_test.save)
+        files.write("range_test_csv", FILES["range_test_csv"], range_test.to_csv)
+        files.write("range_test_figure", FILES["range_test_figure"],
+                    lambda p: save_figure(range_test.plot(bounds=bounds), p, dpi=110))
+        files.write("figure", FILES["figure"], lambda p: save_figure(plot_reproduction(data), p, dpi=110))
+        files.write("report", FILES["report"], lambda p: write_text(p, report_markdown(data)))
+        files.write("results", FILES["results"], lambda p: write_text(p, json.dumps(data, indent=1) + "\n"))
+    return {key: files.written[key] for key in FILES}
 
 
 def report_markdown(results: Mapping[str, Any]) -> str:

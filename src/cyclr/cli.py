@@ -2,21 +2,58 @@
 
 Each subcommand is an ``add_<name>_parser(subparsers)`` that registers its
 arguments and sets ``handler`` to a ``run_<name>(args) -> int`` function.
-Invalid values exit with status 2 and a one-line message, as argparse does.
+
+Exit status: 0 on success; 2 for a bad argument, always found before any
+training and reported in one line (``cyclr CMD: error: ...``); 1 when the work
+itself fails (the range test gives no bounds, a user's factory raises, a file
+cannot be written), also in one line (``cyclr CMD: ...``); 130 on Ctrl-C.
+Output folders are created (and checked to be writable) before the work
+starts, and their files are written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 from .schedules import MODES, SHAPES, CyclicSchedule
 
+# Iterations past this lose integer precision in float64 arithmetic.
+MAX_PLOT_ITERATIONS = 10**15
+
 
 class UsageError(Exception):
-    """A bad argument value found after parsing; reported like an argparse error."""
+    """A bad argument value found after parsing; reported like an argparse error (exit 2)."""
+
+
+class RunError(Exception):
+    """The work failed (not the arguments); reported in one line, exit 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _flags(message: str, names: Sequence[str]) -> str:
+    """A library message in CLI terms: ``epochs_per_step must ...`` becomes ``--epochs-per-step must ...``."""
+    import re
+
+    for name in names:
+        flag = "--" + name.replace("_", "-")
+        message = re.sub(rf"(?<![\w-]){name}(?= must|=| =)", flag, message)
+    return message
 
 
 def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,19 +67,30 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--shape", nargs="+", choices=SHAPES, default=["triangular"], help="wave (one or more)")
     parser.add_argument("--base-lr", type=float, required=True)
     parser.add_argument("--max-lr", type=float, required=True)
-    parser.add_argument("--step-size", type=int, default=2000, help="iterations of the rising half-cycle")
-    parser.add_argument("--step-size-down", type=int, default=None, help="falling half (default: symmetric)")
+    parser.add_argument("--step-size", type=_whole, default=2000, help="iterations of the rising half-cycle")
+    parser.add_argument("--step-size-down", type=_whole, default=None, help="falling half (default: symmetric)")
     parser.add_argument("--gamma", type=float, default=0.99994, help="decay of exp_range (default: 0.99994)")
-    parser.add_argument("--iterations", type=int, default=None, help="how many to draw (default: 5 cycles)")
-    parser.add_argument("--momentum", nargs=2, type=float, metavar=("BASE", "MAX"), help="also draw momentum")
+    parser.add_argument("--iterations", type=_whole, default=None, help="how many to draw (default: 5 cycles)")
+    parser.add_argument("--momentum", nargs=2, type=float, metavar=("BASE", "MAX"),
+                        help="also draw momentum, cycled from MAX down to BASE (0 <= BASE <= MAX <= 1)")
     parser.add_argument("--log", action="store_true", help="logarithmic LR axis")
-    parser.add_argument("-o", "--output", type=Path, default=Path("cyclr-schedule.png"), help="PNG to write")
+    parser.add_argument("-o", "--output", type=Path, default=Path("cyclr-schedule.png"),
+                        help="image to write; the extension picks the format (.png, .pdf, .svg, ...); "
+                        "an existing file is replaced")
     parser.set_defaults(handler=run_plot)
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    from ._io import figure_format, save_figure
     from .plot import plot_schedules
 
+    try:
+        figure_format(args.output)
+    except ValueError as err:
+        raise UsageError(f"-o/--{err}") from None
+    if args.output.is_dir():
+        raise UsageError(f"-o/--output must be a file, got a folder: {str(args.output)!r}")
+    momentum = _plot_momentum(args.momentum)
     try:
         schedules = {
             f"{mode}" + ("" if shape == "triangular" else f" ({shape} wave)"): CyclicSchedule(
@@ -60,21 +108,55 @@ def run_plot(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as err:
         raise UsageError(str(err).replace("_", "-").replace("step-size-up", "step-size")) from None
     first = next(iter(schedules.values()))
-    iterations = args.iterations if args.iterations is not None else int(5 * first.total_size)
+    iterations = args.iterations if args.iterations is not None else _default_iterations(first.total_size)
     if iterations < 1:
         raise UsageError(f"--iterations must be >= 1, got {iterations}")
+    if iterations > MAX_PLOT_ITERATIONS:
+        raise UsageError(f"--iterations must be <= {MAX_PLOT_ITERATIONS:.0e}, got {iterations:.3g}"
+                         + (" (5 cycles of --step-size)" if args.iterations is None else ""))
     title = f"cyclical learning rate, base_lr={args.base_lr:g}, max_lr={args.max_lr:g}"
-    fig = plot_schedules(
-        schedules, iterations, momentum=tuple(args.momentum) if args.momentum else None, log_y=args.log, title=title
-    )
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.output, dpi=120)
-    print(f"wrote {args.output}")
+    fig = plot_schedules(schedules, iterations, momentum=momentum, log_y=args.log, title=title)
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        written = save_figure(fig, args.output, dpi=120)
+    except OSError as err:
+        raise RunError(f"cannot write {str(args.output)!r}: {err.strerror or err}") from None
+    print(f"wrote {written}")
     return 0
 
 
+def _plot_momentum(values: Sequence[float] | None) -> tuple[float, float] | None:
+    """``--momentum BASE MAX`` checked here: a preview of a setting nobody would train with is a typo."""
+    if values is None:
+        return None
+    base, peak = values
+    if not 0 <= base <= peak <= 1:
+        raise UsageError(f"--momentum BASE MAX must satisfy 0 <= BASE <= MAX <= 1, got BASE={base:g}, MAX={peak:g}")
+    return base, peak
+
+
+def _default_iterations(cycle: float) -> float | int:
+    total = 5 * cycle
+    return int(total) if total <= MAX_PLOT_ITERATIONS else total
+
+
+def _whole(text: str) -> int:
+    """A whole number, also written as a float (``1e6``)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if not math.isfinite(value) or value != int(value):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    return int(value)
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
     return value
@@ -84,16 +166,64 @@ def _positive_float(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
     return value
 
 
 def _fresh_folder(name: str) -> Path:
-    """``name`` in the current directory, or ``name-2``, ``name-3``, ... if it is taken."""
-    path, n = Path(name), 1
-    while path.exists():
-        n += 1
-        path = Path(f"{name}-{n}")
-    return path
+    """Create ``name`` in the current directory, or ``name-2``, ``name-3``, ... if it is taken; return it."""
+    from ._io import fresh_folder
+
+    try:
+        return fresh_folder(name)
+    except OSError as err:
+        raise UsageError(f"cannot create an output folder {name!r} here ({err.strerror or err}); give --out") from None
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path | None, default_name: str, force: bool) -> Iterator[Path]:
+    """The output folder, created and checked to be writable now, before the work.
+
+    With ``out=None`` a fresh folder is created atomically, so runs started
+    together never share one. A folder created here is removed again if the
+    work fails before writing anything into it.
+    """
+    from ._io import check_writable, prepare_output_folder
+
+    if out is None:
+        folder, created = _fresh_folder(default_name), True
+        try:
+            check_writable(folder)
+        except ValueError as err:
+            _remove_if_empty(folder)
+            raise UsageError(f"--{err}") from None
+    else:
+        created = not out.exists()
+        try:
+            folder = prepare_output_folder(out, force=force)
+        except ValueError as err:
+            if created:
+                _remove_if_empty(out)
+            raise UsageError(f"--{err}") from None
+    try:
+        yield folder
+    except BaseException:
+        if created:
+            _remove_if_empty(folder)
+        raise
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -113,38 +243,44 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--num-iter", type=_positive_int, default=None, help="length in iterations (overrides --epochs)"
     )
-    parser.add_argument("--start-lr", type=float, default=None, help="first LR (default: automatic two-stage sweep)")
+    parser.add_argument("--start-lr", type=_finite_float, default=None,
+                        help="first LR (default: automatic two-stage sweep)")
     parser.add_argument("--end-lr", type=_positive_float, default=None, help="last LR (default: automatic)")
     parser.add_argument("--step-mode", choices=("linear", "exp"), default=None, help="LR ramp (default: linear; exp when --end-lr / --start-lr >= 100)")
     parser.add_argument("--epochs-per-step", type=_positive_float, default=4.0,
                         help="half-cycle length for the recommended step size (default: 4)")
-    parser.add_argument("--momentum", type=float, default=0.9, help="SGD momentum for --model (default: 0.9)")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="SGD weight decay for --model (default: 0)")
+    parser.add_argument("--momentum", type=_finite_float, default=None,
+                        help="SGD momentum for --model, in [0, 1] (default: 0.9; a --task uses its own)")
+    parser.add_argument("--weight-decay", type=_finite_float, default=None,
+                        help="SGD weight decay for --model, >= 0 (default: 0; a --task uses its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a bundled task's model and batch order")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: a fresh ./cyclr-find-NAME)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: a fresh ./cyclr-find-NAME); must be empty unless --force")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing its files")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run_find)
 
 
+FIND_NAMES = ("start_lr", "end_lr", "num_iter", "step_mode", "epochs_per_step", "epochs", "momentum", "weight_decay")
+
+
 def run_find(args: argparse.Namespace) -> int:
     from ._find import (
+        MAX_RANGE_TEST_ITERATIONS,
+        FactoryCallError,
         FactoryError,
-        describe_bounds,
-        run_range_test,
+        check_sweep,
         subject_from_factories,
         subject_from_task,
-        write_find_outputs,
     )
-    from .suggest import NoSuggestionError
 
-    if (args.model is None) != (args.data is None):
-        raise UsageError("--model and --data must be given together")
-    if args.model is not None and args.task is not None:
-        raise UsageError("give either --task or --model/--data, not both")
+    _check_find_options(args)
     num_iter = args.num_iter
     try:
         if args.model is not None:
-            subject = subject_from_factories(args.model, args.data, args.momentum, args.weight_decay)
+            momentum = 0.9 if args.momentum is None else args.momentum
+            weight_decay = 0.0 if args.weight_decay is None else args.weight_decay
+            subject = subject_from_factories(args.model, args.data, momentum, weight_decay)
             name = args.model.partition(":")[2]
             if num_iter is None and args.epochs is not None:
                 if subject.iterations_per_epoch is None:
@@ -158,29 +294,67 @@ def run_find(args: argparse.Namespace) -> int:
             name = task.name
             if num_iter is None:
                 num_iter = (args.epochs or task.range_test_epochs) * task.iterations_per_epoch
-    except FactoryError as err:
+    except FactoryCallError as err:
+        raise RunError(str(err)) from None
+    except (FactoryError, ValueError) as err:  # a bad factory path, an unknown task
         raise UsageError(str(err)) from None
-    except ValueError as err:  # unknown task
-        raise UsageError(str(err)) from None
+    if args.num_iter is None and num_iter is not None and num_iter > MAX_RANGE_TEST_ITERATIONS:
+        raise UsageError(
+            f"--epochs must give at most {MAX_RANGE_TEST_ITERATIONS:,} iterations "
+            f"({subject.iterations_per_epoch} per epoch), got --epochs={args.epochs} ({num_iter:,} iterations)"
+        )
+    try:
+        check_sweep(args.start_lr, args.end_lr, num_iter, args.step_mode)
+        _check_step_size(subject.iterations_per_epoch, args.epochs_per_step)
+    except ValueError as err:
+        raise UsageError(_flags(str(err), FIND_NAMES)) from None
+    with _output_folder(args.out, f"cyclr-find-{name}", args.force) as out:
+        return _find_into(out, subject, name, num_iter, args)
+
+
+def _check_find_options(args: argparse.Namespace) -> None:
+    """Option combinations and ranges, before anything is loaded."""
+    if (args.model is None) != (args.data is None):
+        raise UsageError("--model and --data must be given together")
+    if args.model is not None and args.task is not None:
+        raise UsageError("give either --task or --model/--data, not both")
+    if args.model is None:
+        given = [flag for flag, value in (("--momentum", args.momentum), ("--weight-decay", args.weight_decay))
+                 if value is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{' and '.join(given)} {verb} to --model only; a bundled task trains with its own")
+    if args.momentum is not None and not 0 <= args.momentum <= 1:
+        raise UsageError(f"--momentum must be in [0, 1], got {args.momentum:g}")
+    if args.weight_decay is not None and args.weight_decay < 0:
+        raise UsageError(f"--weight-decay must be >= 0, got {args.weight_decay:g}")
+
+
+def _check_step_size(iterations_per_epoch: int | None, epochs_per_step: float) -> None:
+    if iterations_per_epoch and not math.isfinite(iterations_per_epoch * epochs_per_step * 2):
+        raise ValueError(f"epochs_per_step must give a finite step size, got epochs_per_step={epochs_per_step!r}")
+
+
+def _find_into(out: Path, subject: Any, name: str, num_iter: int | None, args: argparse.Namespace) -> int:
+    from ._find import describe_bounds, run_range_test, write_find_outputs
     from ._training import torch_threads
+    from .suggest import NoSuggestionError
 
     try:
         with torch_threads(None if args.model is not None else 1):  # one thread suits the tiny bundled models
             result = run_range_test(subject, num_iter, args.start_lr, args.end_lr, args.step_mode, not args.no_progress)
     except NoSuggestionError as err:  # e.g. the automatic sweep diverged at once
-        print(f"cyclr find: {err}", file=sys.stderr)
-        return 1
+        raise RunError(str(err)) from None
     except (TypeError, ValueError) as err:
         if getattr(err, "range_test_result", None) is None:  # rejected before training: a bad option value
             raise UsageError(str(err)) from None
-        raise
-    out = args.out if args.out is not None else _fresh_folder(f"cyclr-find-{name}")
+        raise RunError(f"the range test failed: {err}") from None
     try:
         bounds = result.suggest()
     except NoSuggestionError as err:
         bounds = None
-        print(f"no bounds: {err}", file=sys.stderr)
-    paths = write_find_outputs(result, bounds, out)
+        print(f"no bounds: {_one_line(str(err))}", file=sys.stderr)
+    paths = _write(lambda: write_find_outputs(result, bounds, out))
     print(f"range test on {name}: {len(result)} steps, lr {result.lrs[0]:.3g} to {result.lrs[-1]:.3g} "
           f"({result.stop_reason})")
     if bounds is not None:
@@ -188,6 +362,15 @@ def run_find(args: argparse.Namespace) -> int:
             print(line)
     print(f"wrote {paths['json']}, {paths['csv']}, {paths['figure']}")
     return 0 if bounds is not None else 1
+
+
+def _write(writer: Callable[[], dict[str, Path]]) -> dict[str, Path]:
+    """Run ``writer()``; an OSError (a full disk, say) becomes a one-line RunError."""
+    try:
+        return writer()
+    except OSError as err:
+        where = f" {err.filename!r}" if err.filename else ""
+        raise RunError(f"cannot write the results{where}: {err.strerror or err}") from None
 
 
 def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -205,7 +388,8 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seeds", type=_positive_int, default=3, help="runs per policy, seeds 0..N-1 (default: 3)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="output folder (default: a fresh ./cyclr-reproduce-TASK)")
+                        help="output folder (default: a fresh ./cyclr-reproduce-TASK); must be empty unless --force")
+    parser.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing its files")
     parser.add_argument("--epochs", type=_positive_int, default=None, help="training budget (default: the task's)")
     parser.add_argument("--epochs-per-step", type=_positive_float, default=None,
                         help="half-cycle length in epochs (default: the task's; the paper: 2-10)")
@@ -215,9 +399,11 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run_reproduce)
 
 
+REPRODUCE_NAMES = ("epochs_per_step", "range_test_epochs", "epochs", "seeds")
+
+
 def run_reproduce(args: argparse.Namespace) -> int:
-    from .reproduce import check_budget, print_summary, run_reproduction, write_outputs
-    from .suggest import NoSuggestionError
+    from .reproduce import check_budget, check_range_test_epochs
     from .tasks import load_task
 
     try:
@@ -226,14 +412,23 @@ def run_reproduce(args: argparse.Namespace) -> int:
         raise UsageError(str(err)) from None
     per_step = args.epochs_per_step if args.epochs_per_step is not None else task.epochs_per_step
     epochs = args.epochs if args.epochs is not None else task.epochs
+    rt_epochs = args.range_test_epochs if args.range_test_epochs is not None else task.range_test_epochs
     try:
         check_budget(epochs, per_step, task.iterations_per_epoch)
+        check_range_test_epochs(rt_epochs, task.iterations_per_epoch)
     except ValueError as err:
-        raise UsageError("--" + str(err).replace("epochs_per_step", "--epochs-per-step")) from None
-    out = args.out if args.out is not None else _fresh_folder(f"cyclr-reproduce-{task.name}")
+        raise UsageError(_flags(str(err), REPRODUCE_NAMES)) from None
+    with _output_folder(args.out, f"cyclr-reproduce-{task.name}", args.force) as out:
+        return _reproduce_into(out, args)
+
+
+def _reproduce_into(out: Path, args: argparse.Namespace) -> int:
+    from .reproduce import print_summary, run_reproduction, write_outputs
+    from .suggest import NoSuggestionError
+
     try:
         results = run_reproduction(
-            task.name,
+            args.task,
             args.seeds,
             epochs=args.epochs,
             range_test_epochs=args.range_test_epochs,
@@ -241,15 +436,16 @@ def run_reproduce(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except NoSuggestionError as err:
-        print(f"cyclr reproduce: the range test gave no bounds: {err}", file=sys.stderr)
-        return 1
-    paths = write_outputs(results, out)
+        raise RunError(f"the range test gave no bounds: {err}") from None
+    except (TypeError, ValueError) as err:
+        raise RunError(str(err)) from None
+    paths = _write(lambda: write_outputs(results, out))
     print_summary(results, paths)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cyclr", description="Cyclical learning rates and the LR range test.")
+    parser = _Parser(prog="cyclr", description="Cyclical learning rates and the LR range test.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_plot_parser(subparsers)
     add_find_parser(subparsers)
@@ -258,12 +454,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``cyclr`` with ``argv`` (default: the command line); return the exit status.
+
+    Every error is reported in one line on stderr: a bad argument exits 2
+    (before any work), a failure of the work itself exits 1.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
     except UsageError as err:
-        parser.exit(2, f"cyclr {args.command}: error: {err}\n")
+        parser.exit(2, f"cyclr {args.command}: error: {_one_line(str(err))}\n")
+    except RunError as err:
+        print(f"cyclr {args.command}: {_one_line(str(err))}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

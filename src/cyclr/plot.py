@@ -2,6 +2,7 @@
 
 Figures are built on ``matplotlib.figure.Figure`` directly, without pyplot, so
 they work headless and leave the user's pyplot state alone. Save with
+:func:`save_figure` (atomic: written to a temporary name, then renamed) or
 ``fig.savefig("name.png")``.
 """
 
@@ -10,16 +11,54 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import os
+from pathlib import Path
+
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .schedules import CyclicSchedule, OneCycleSchedule, RangeSweep, Schedule
 
-__all__ = ["plot_range_test", "plot_reproduction", "plot_schedules"]
+__all__ = ["plot_range_test", "plot_reproduction", "plot_schedules", "save_figure"]
 
 LR_COLOR = "tab:blue"
 MOMENTUM_COLOR = "tab:orange"
+# A schedule preview draws at most this many evenly spaced iterations (plus the
+# cycles' turning points while there are few enough), whatever the length.
+MAX_POINTS = 4000
+MAX_CYCLE_MARKS = 200
+
+
+def save_figure(
+    fig: Figure, path: str | os.PathLike[str], *, overwrite: bool = False, **savefig_kwargs: Any
+) -> Path:
+    """Save ``fig`` to ``path`` atomically: a temporary file in the same folder, then a rename.
+
+    A failure part-way (a full disk, Ctrl-C) leaves any earlier file at
+    ``path`` as it was. The format is the suffix of ``path``.
+
+    Args:
+        fig: the figure.
+        path: where to write, ending in a format matplotlib can write (``.png``, ``.pdf``, ``.svg``, ...).
+        overwrite: replace an existing file; by default an existing ``path`` raises FileExistsError.
+        savefig_kwargs: passed to ``fig.savefig`` (``dpi``, ``bbox_inches``, ...).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: ``path`` has no suffix or one matplotlib cannot write.
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+
+    Example:
+        >>> from cyclr import CyclicSchedule
+        >>> fig = plot_schedules(CyclicSchedule(0.001, 0.006, 20), 100)
+        >>> save_figure(fig, "lr.png", overwrite=True)  # doctest: +SKIP
+    """
+    from ._io import save_figure as _save
+
+    return _save(fig, path, overwrite=overwrite, **savefig_kwargs)
 
 
 def plot_schedules(
@@ -43,7 +82,7 @@ def plot_schedules(
     labelled = _labelled(schedules)
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got iterations={iterations!r}")
-    steps = np.arange(iterations)
+    steps = sample_iterations(iterations, labelled.values())
     fig = Figure(figsize=(9, 1.2 + 2.1 * len(labelled)), layout="constrained")
     axes = fig.subplots(len(labelled), 1, sharex=True, squeeze=False)[:, 0]
     for ax, (label, schedule) in zip(axes, labelled.items()):
@@ -53,6 +92,25 @@ def plot_schedules(
     if title:
         fig.suptitle(title)
     return fig
+
+
+def sample_iterations(iterations: int, schedules: Any = (), max_points: int = MAX_POINTS) -> np.ndarray:
+    """The iterations a preview draws: all of them up to ``max_points``, else evenly spaced ones.
+
+    A long preview is sampled, so drawing it takes bounded memory whatever
+    ``iterations`` is; the turning points of cyclic schedules (cycle starts and
+    peaks) are added while there are at most ``max_points`` of them, so the
+    triangles keep their corners.
+    """
+    if iterations <= max_points:
+        return np.arange(iterations)
+    parts = [np.unique(np.linspace(0, iterations - 1, max_points).round().astype(np.int64))]
+    for schedule in schedules:
+        if isinstance(schedule, CyclicSchedule) and 2 * iterations / schedule.total_size <= max_points:
+            starts = np.arange(0.0, iterations, schedule.total_size)
+            corners = np.concatenate([starts, starts + schedule.step_size_up])
+            parts.append(np.floor(corners[corners < iterations]).astype(np.int64))
+    return np.unique(np.concatenate(parts))
 
 
 def _labelled(schedules: Any) -> dict[str, Schedule]:
@@ -101,7 +159,7 @@ def _draw_schedule(
     if log_y:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
-    if mark_cycles and isinstance(schedule, CyclicSchedule):
+    if mark_cycles and isinstance(schedule, CyclicSchedule) and steps[-1] / schedule.total_size <= MAX_CYCLE_MARKS:
         for end in np.arange(schedule.total_size, steps[-1] + 1, schedule.total_size):
             ax.axvline(end, color="0.5", ls=":", lw=1)
     if momentum is not None and hasattr(schedule, "momentum"):

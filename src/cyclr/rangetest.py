@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from . import _validate as check
+from ._io import atomic_write
 from .schedules import RangeSweep
 from .suggest import Bounds, NoSuggestionError, bounds_from_loss, bounds_from_metric
 
@@ -394,9 +395,18 @@ class RangeTestResult:
             coarse=None if coarse is None else cls.from_dict(coarse),
         )
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the result as JSON (exact round trip through :meth:`load`)."""
-        with open(path, "w", encoding="utf-8") as f:
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
+        """Write the result as JSON (exact round trip through :meth:`load`).
+
+        The file is written under a temporary name and renamed into place, so a
+        failure (a full disk, Ctrl-C) leaves any earlier file at ``path`` intact.
+
+        Args:
+            path: the JSON file to write.
+            overwrite: replace an existing file (the default, as before); with
+                False an existing ``path`` raises FileExistsError.
+        """
+        with atomic_write(path, "w", overwrite=overwrite, encoding="utf-8") as f:
             json.dump(self.to_dict(), f)
 
     @classmethod
@@ -404,12 +414,15 @@ class RangeTestResult:
         with open(path, encoding="utf-8") as f:
             return cls.from_dict(json.load(f))
 
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
+    def to_csv(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
         """Write the curve as CSV: step, lr, loss, smoothed_loss, then one column per metric
-        (empty where it was not measured). Floats are written with full precision."""
+        (empty where it was not measured). Floats are written with full precision.
+
+        Written atomically, as :meth:`save`; ``overwrite=False`` refuses to replace a file.
+        """
         names = list(self.metrics)
         by_step = {int(s): i for i, s in enumerate(self.metric_steps.tolist())}
-        with open(path, "w", encoding="utf-8", newline="") as f:
+        with atomic_write(path, "w", overwrite=overwrite, encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["step", "lr", "loss", "smoothed_loss", *names])
             for step in range(self.lrs.size):

@@ -30,6 +30,7 @@ __all__ = [
     "POLICIES",
     "Plan",
     "check_budget",
+    "check_range_test_epochs",
     "make_plan",
     "print_summary",
     "range_test_on_task",
@@ -50,6 +51,9 @@ STEP_DROPS = (60 / 70, 65 / 70)
 # their geometric mean, and one above max_lr.
 GRID_BELOW, GRID_ABOVE = 0.5, 2.0
 EVALS_PER_STEP = 8
+# A budget past this is a typo, not an experiment (the paper's longest is 70,000
+# iterations), and would exhaust memory in the per-iteration LR arrays.
+MAX_ITERATIONS = 1_000_000
 
 POLICY_DEFINITIONS = {
     "fixed": "the constant LR of the grid with the best final validation accuracy",
@@ -102,19 +106,43 @@ class Plan:
 
 
 def check_budget(epochs: int, epochs_per_step: float, iterations_per_epoch: int) -> int:
-    """The step size in iterations; ValueError unless ``epochs`` hold at least one whole cycle of it.
+    """The step size in iterations; ValueError unless ``epochs`` hold at least one whole cycle of it
+    and at most :data:`MAX_ITERATIONS` iterations.
 
     The step size is rounded to whole iterations, so a budget of exactly
     ``2 * epochs_per_step`` epochs can fall one iteration short of a cycle.
     """
-    step = recommended_step_size(iterations_per_epoch, epochs_per_step)
-    budget = check.positive_int("epochs", epochs) * iterations_per_epoch
+    ipe = check.positive_int("iterations_per_epoch", iterations_per_epoch)
+    per_step = check.positive("epochs_per_step", epochs_per_step)
+    if per_step * ipe > MAX_ITERATIONS:
+        raise ValueError(
+            f"epochs_per_step must give a step size of at most {MAX_ITERATIONS:,} iterations "
+            f"({ipe} per epoch), got epochs_per_step={epochs_per_step!r}"
+        )
+    step = recommended_step_size(ipe, per_step)
+    budget = check.positive_int("epochs", epochs) * ipe
+    if budget > MAX_ITERATIONS:
+        raise ValueError(
+            f"epochs must give at most {MAX_ITERATIONS:,} iterations ({ipe} per epoch), "
+            f"got epochs={epochs} ({budget:,} iterations)"
+        )
     if budget < 2 * step:
         raise ValueError(
             f"epochs must cover at least one cycle (2 * epochs_per_step = {2 * epochs_per_step:g} epochs = "
             f"{2 * step} iterations of {iterations_per_epoch} per epoch), got epochs={epochs} ({budget} iterations)"
         )
     return step
+
+
+def check_range_test_epochs(epochs: int, iterations_per_epoch: int) -> int:
+    """The range test's length in iterations; ValueError past :data:`MAX_ITERATIONS`."""
+    num_iter = check.positive_int("range_test_epochs", epochs) * iterations_per_epoch
+    if num_iter > MAX_ITERATIONS:
+        raise ValueError(
+            f"range_test_epochs must give at most {MAX_ITERATIONS:,} iterations ({iterations_per_epoch} per epoch), "
+            f"got range_test_epochs={epochs} ({num_iter:,} iterations)"
+        )
+    return num_iter
 
 
 def make_plan(base_lr: float, max_lr: float, iterations_per_epoch: int, epochs: int, epochs_per_step: float) -> Plan:
@@ -152,7 +180,7 @@ def range_test_on_task(task: Any, seed: int = 0, epochs: int | None = None, prog
     from ._find import run_range_test, subject_from_task
 
     epochs = task.range_test_epochs if epochs is None else check.positive_int("epochs", epochs)
-    num_iter = epochs * task.iterations_per_epoch
+    num_iter = check_range_test_epochs(epochs, task.iterations_per_epoch)
     return run_range_test(subject_from_task(task, seed), num_iter, None, None, None, progress)
 
 
@@ -206,6 +234,7 @@ def _run(
     per_step = task.epochs_per_step if epochs_per_step is None else check.positive("epochs_per_step", epochs_per_step)
     ipe = task.iterations_per_epoch
     check_budget(epochs, per_step, ipe)  # before the range test, which takes a while
+    check_range_test_epochs(rt_epochs, ipe)
 
     started = time.perf_counter()
     range_test = range_test_on_task(task, seed=0, epochs=rt_epochs, progress=progress)
