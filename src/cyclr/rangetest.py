@@ -521,7 +521,10 @@ def _check_settings(name: str, settings: Any) -> None:
         raise TypeError(f"{name} must be a dict, got {type(settings).__name__}")
     check_plain_data(name, settings)
     if "sweep" in settings:
-        RangeSweep.from_dict(settings["sweep"])  # checked now, not when .stop_lr or .plot() first reads it
+        try:  # checked now, not when .stop_lr or .plot() first reads it
+            RangeSweep.from_dict(settings["sweep"])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{name}['sweep']: {err}") from None
     if "group_ratios" in settings:
         ratios = _real_list(f"{name}['group_ratios']", settings["group_ratios"], finite=True)
         if not ratios:
