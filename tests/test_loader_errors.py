@@ -68,7 +68,7 @@ BAD_RESULTS = [
     (("metric_steps",), [0, 2, 1], ValueError, r"metric_steps'\] must be increasing steps in 0..2"),
     (("metric_steps",), [0, 1, 5], ValueError, "must be increasing steps in 0..2"),
     (("metrics",), [], TypeError, r"data\['metrics'\] must be a dict"),
-    (("metrics", "val_loss"), [1.0], ValueError, r"data\['metrics'\]\['val_loss'\] must have one value per metric step"),
+    (("metrics", "val_loss"), [1.0], ValueError, r"data\['metrics'\]\['val_loss'\] must have one value per metric"),
     (("metrics", "val_loss"), {"a": 1}, TypeError, r"data\['metrics'\]\['val_loss'\] must be a list"),
     (("stop_reason",), "exploded", ValueError, r"data\['stop_reason'\] must be one of"),
     (("stop_reason",), ["finished"], TypeError, r"data\['stop_reason'\] must be a string"),

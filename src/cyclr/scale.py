@@ -122,7 +122,8 @@ def scale_fn_from_ref(ref: Any) -> ScaleFn:
     if not isinstance(ref, Mapping):
         raise TypeError(f"scale_fn must be a registered name or a {{'class', 'fields'}} dict, got {_short(ref)}")
     if set(ref) != {"class", "fields"}:
-        raise ValueError(f"scale_fn must have exactly the keys 'class' and 'fields', got keys {_short(sorted(map(str, ref)))}")
+        keys = _short(sorted(map(str, ref)))
+        raise ValueError(f"scale_fn must have exactly the keys 'class' and 'fields', got keys {keys}")
     name, fields = ref["class"], ref["fields"]
     if not isinstance(name, str):
         raise TypeError(f"scale_fn['class'] must be a registered name (a string), got {_short(name)}")
@@ -135,7 +136,9 @@ def scale_fn_from_ref(ref: Any) -> ScaleFn:
     allowed = {f.name for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(fields) - allowed)
     if unknown:
-        raise ValueError(f"scale_fn['fields'] has fields {unknown} that {name!r} does not take (it takes {sorted(allowed)})")
+        raise ValueError(
+            f"scale_fn['fields'] has fields {_short(unknown)} that {name!r} does not take (it takes {sorted(allowed)})"
+        )
     try:
         return cls(**fields)  # type: ignore[no-any-return]
     except (TypeError, ValueError):

@@ -115,7 +115,8 @@ def _checked_state(scheduler: LRScheduler, state_dict: Any) -> dict[str, Any]:
     for key, value in state_dict.items():
         name = f"state_dict[{key!r}]"
         if _replaces_behaviour(type(scheduler), key):
-            raise ValueError(f"{name} is not part of a scheduler's state: it would replace {type(scheduler).__name__}.{key}")
+            owner = type(scheduler).__name__
+            raise ValueError(f"{name} is not part of a scheduler's state: it would replace {owner}.{key}")
         values = value if key in _PER_GROUP and isinstance(value, (list, tuple)) else [value]
         for v in values:
             if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _MAX_MAGNITUDE:
