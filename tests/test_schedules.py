@@ -131,6 +131,7 @@ def test_vectorised_evaluation_is_fast_enough_for_plots():
     assert time.perf_counter() - start < 5.0  # a loose sanity bound; the real numbers are in benchmarks/
 
 
+@cyclr.register_scale_fn("test_half")
 def half(cycle: float) -> float:
     return 0.5 ** (cycle - 1)
 
@@ -140,6 +141,19 @@ def sqrt_decay(cycle: float) -> float:
     return 1 / math.sqrt(cycle)
 
 
+def unregistered_half(cycle: float) -> float:
+    return 0.5 ** (cycle - 1)
+
+
+@dataclass(frozen=True)
+class UnregisteredScale:
+    power: float
+
+    def __call__(self, cycle: float) -> float:
+        return cycle**-self.power
+
+
+@cyclr.register_scale_fn("test_power_scale")
 @dataclass(frozen=True)
 class PowerScale:
     power: float
@@ -171,6 +185,19 @@ def test_anonymous_scale_fn_cannot_be_saved_and_says_why():
     sched = CyclicSchedule(0.001, 0.006, scale_fn=lambda c: 1.0)
     with pytest.raises(TypeError, match="lambda.*register_scale_fn"):
         sched.to_dict()
+
+
+@pytest.mark.parametrize("fn", [unregistered_half, UnregisteredScale(0.5)], ids=["function", "dataclass"])
+def test_unregistered_scale_fn_cannot_be_saved_and_says_how_to_register(fn):
+    # saving by import path would make loading import and call whatever a file names
+    with pytest.raises(TypeError, match=r"not registered.*@cyclr.register_scale_fn\('name'\)"):
+        CyclicSchedule(0.001, 0.006, scale_fn=fn).to_dict()
+
+
+def test_registered_dataclass_is_saved_as_its_name_and_fields():
+    data = CyclicSchedule(0.001, 0.006, scale_fn=PowerScale(0.5)).to_dict()
+    assert data["scale_fn"] == {"class": "test_power_scale", "fields": {"power": 0.5}}
+    assert cyclr.schedule_from_dict(data).scale_fn == PowerScale(0.5)
 
 
 def test_schedules_are_immutable_values():

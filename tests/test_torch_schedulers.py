@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import warnings
@@ -158,6 +159,7 @@ def test_state_dicts_are_interchangeable_with_torch():
         assert ours.get_last_lr() == theirs.get_last_lr() == into_torch.get_last_lr() == into_ours.get_last_lr()
 
 
+@cyclr.register_scale_fn("test_torch_decay_by_cycle")
 def decay_by_cycle(cycle: float) -> float:
     return 1 / math.sqrt(cycle)
 
@@ -167,7 +169,20 @@ def third(cycle: float) -> float:
     return 1 / 3 ** (cycle - 1)
 
 
-@pytest.mark.parametrize("fn", [decay_by_cycle, third])
+@cyclr.register_scale_fn("test_torch_power")
+@dataclasses.dataclass(frozen=True)
+class TorchPower:
+    power: float
+
+    def __call__(self, cycle: float) -> float:
+        return cycle**-self.power
+
+
+def unregistered_decay(cycle: float) -> float:
+    return 1 / cycle
+
+
+@pytest.mark.parametrize("fn", [decay_by_cycle, third, TorchPower(0.75)])
 def test_named_scale_fn_survives_state_dict_unlike_torch(fn):
     sched = ct.CyclicLR(make_optimizer(), 0.001, 0.006, step_size_up=3, scale_fn=fn)
     for _ in range(8):
@@ -183,6 +198,13 @@ def test_named_scale_fn_survives_state_dict_unlike_torch(fn):
         fresh.step()
         assert sched.get_last_lr() == fresh.get_last_lr()
     assert fresh.scale_fn(2) == fn(2)
+
+
+def test_unregistered_module_level_scale_fn_is_left_out_with_a_warning():
+    sched = ct.CyclicLR(make_optimizer(), 0.001, 0.006, scale_fn=unregistered_decay)
+    with pytest.warns(UserWarning, match="not registered.*register_scale_fn.*left out of the state_dict"):
+        state = sched.state_dict()
+    assert state["scale_fn_ref"] is None
 
 
 def test_lambda_scale_fn_warns_instead_of_dropping_silently():

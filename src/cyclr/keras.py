@@ -15,16 +15,18 @@ once ``cyclr.keras`` is imported.
   does, so the values are the same.
 
 A schedule receives the step as a backend tensor, so a custom ``scale_fn``
-must use operators or ``keras.ops`` (as with TF Addons), and must be a named
-function (module level, or registered with :func:`cyclr.register_scale_fn`)
-for the model to be saved. A lambda trains fine, but saving raises a
-``TypeError`` that says how to name it (Keras has already opened the target
-file by then and leaves it empty).
+must use operators or ``keras.ops`` (as with TF Addons), and must be registered
+with :func:`cyclr.register_scale_fn` for the model to be saved. An unregistered
+function trains fine, but saving raises a ``TypeError`` that says how to register
+it (Keras has already opened the target file by then and leaves it empty).
+Loading resolves the name in the registry and imports nothing, also under
+``safe_mode``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from typing import Any, Literal, Union
 
 import keras
@@ -33,7 +35,7 @@ from keras import ops
 from . import _traced
 from . import _validate as check
 from ._keras_finder import LRFinder, _inner
-from .scale import ScaleFn, scale_fn_from_ref, scale_fn_to_ref
+from .scale import ScaleFn, register_scale_fn, scale_fn_from_ref, scale_fn_to_ref
 from .schedules import SCALE_MODES, CyclicSchedule, OneCycleSchedule
 
 __all__ = [
@@ -81,8 +83,22 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
+        """Rebuild from :meth:`get_config`; a ``scale_fn`` is resolved by registered name only.
+
+        Nothing is imported, so this is safe under Keras' ``safe_mode``.
+
+        Raises:
+            TypeError: ``config`` is not a dict, or a value has the wrong type.
+            ValueError: a key this class does not take, or an unregistered scale function.
+        """
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise TypeError(f"config must be a dict with string keys, got {type(config).__name__}")
+        accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        unknown = sorted(set(config) - accepted)
+        if unknown:
+            raise ValueError(f"config has keys {unknown} that {cls.__name__} does not take")
         config = dict(config)
-        if isinstance(config.get("scale_fn"), (str, dict)):
+        if config.get("scale_fn") is not None:
             config["scale_fn"] = scale_fn_from_ref(config["scale_fn"])
         return cls(**config)
 
@@ -142,11 +158,13 @@ class OneCycleLR(_CoreBacked):
 # --- TensorFlow Addons' API ---------------------------------------------------
 
 
+@register_scale_fn("cyclr.keras.halving")
 def _halving(x: Any) -> Any:
     """triangular2's scale applied to whatever TF Addons passes (cycle or step)."""
     return 1.0 / 2.0 ** (x - 1.0)
 
 
+@register_scale_fn("cyclr.keras.gamma_power")
 @dataclasses.dataclass(frozen=True)
 class _GammaPower:
     """``gamma ** x``: exp_range's scale applied to the cycle number, as TF Addons allows."""

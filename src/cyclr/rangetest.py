@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _validate as check
 from ._io import atomic_write
+from .scale import _short, check_plain_data
 from .schedules import RangeSweep
 from .suggest import Bounds, NoSuggestionError, bounds_from_loss, bounds_from_metric
 
@@ -378,11 +379,26 @@ class RangeTestResult:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RangeTestResult:
-        if data.get("format") != FORMAT:
-            raise ValueError(f"data is not a saved range test (format={data.get('format')!r}, expected {FORMAT!r})")
-        if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported range test format version {data.get('version')!r}")
+        """Rebuild a result from :meth:`to_dict`'s output, checking every field first.
+
+        What a recorder produces always loads: LRs finite, >= 0 and
+        non-decreasing; finite losses; metrics any float (a diverged
+        validation loss may be NaN); integer steps. A nested ``coarse`` result
+        may not have a ``coarse`` of its own. The stored sweep is checked too,
+        and never names a scale function.
+
+        Raises:
+            TypeError: ``data`` or a field has the wrong type.
+            ValueError: a field is missing, unknown or out of range.
+        """
+        _check_result_dict("data", data)
         coarse = data.get("coarse")
+        if coarse is not None:
+            _check_result_dict("data['coarse']", coarse)
+            if coarse.get("coarse") is not None:
+                raise ValueError(
+                    f"data['coarse'] may not have a coarse sweep of its own (at most {MAX_COARSE_DEPTH} level)"
+                )
         return cls(
             lrs=data["lrs"],
             losses=data["losses"],
@@ -411,8 +427,20 @@ class RangeTestResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RangeTestResult:
+        """Read a result written by :meth:`save`.
+
+        Raises:
+            OSError: the file cannot be read.
+            ValueError: the file is not valid UTF-8 JSON, is nested too deeply, or is not a saved range test.
+            TypeError: a field has the wrong type.
+        """
         with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
+            text = f.read()
+        try:
+            data = json.loads(text)
+        except RecursionError:
+            raise ValueError(f"{os.fspath(path)!r} is not a saved range test: its JSON is nested too deeply") from None
+        return cls.from_dict(data)
 
     def to_csv(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
         """Write the curve as CSV: step, lr, loss, smoothed_loss, then one column per metric
@@ -431,6 +459,118 @@ class RangeTestResult:
                 j = by_step.get(step)
                 row += [repr(float(self.metrics[n][j])) if j is not None else "" for n in names]
                 writer.writerow(row)
+
+
+# --- checks of loaded data ------------------------------------------------------
+
+# A saved result holds the sweep that it ran and, in automatic mode, the coarse
+# sweep that chose its range; that one has no coarse sweep of its own.
+MAX_COARSE_DEPTH = 1
+_REQUIRED_KEYS = ("format", "version", "lrs", "losses", "smoothed_losses", "stop_reason")
+_OPTIONAL_KEYS = ("metrics", "metric_steps", "stop_step", "settings", "coarse")
+
+
+def _check_result_dict(name: str, data: Any) -> None:
+    """ValueError/TypeError naming the field unless ``data`` is a well-formed saved result (``coarse`` aside)."""
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{name} must be a dict (a saved range test), got {type(data).__name__}")
+    if data.get("format") != FORMAT:
+        raise ValueError(
+            f"{name} is not a saved range test (format={_short(data.get('format'))}, expected {FORMAT!r})"
+        )
+    version = data.get("version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ValueError(f"unsupported range test format version {_short(version)} in {name}")
+    missing = [key for key in _REQUIRED_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"{name} is missing the fields {missing}")
+    unknown = sorted(str(key) for key in data if key not in _REQUIRED_KEYS + _OPTIONAL_KEYS)
+    if unknown:
+        raise ValueError(f"{name} has unknown fields {_short(unknown)}")
+    lrs = _real_list(f"{name}['lrs']", data["lrs"], finite=True)
+    for i, lr in enumerate(lrs):
+        if lr < 0:
+            raise ValueError(f"{name}['lrs'] must be >= 0, got {name}['lrs'][{i}]={lr!r}")
+        if i and lr < lrs[i - 1]:
+            raise ValueError(f"{name}['lrs'] must not decrease, got {lrs[i - 1]!r} then {name}['lrs'][{i}]={lr!r}")
+    for key in ("losses", "smoothed_losses"):
+        values = _real_list(f"{name}[{key!r}]", data[key], finite=True)
+        if len(values) != len(lrs):
+            raise ValueError(f"{name}[{key!r}] must have one value per lr ({len(lrs)}), got {len(values)}")
+    steps = _int_list(f"{name}['metric_steps']", data.get("metric_steps", []))
+    for i, step in enumerate(steps):
+        if not 0 <= step < len(lrs) or (i and step <= steps[i - 1]):
+            raise ValueError(
+                f"{name}['metric_steps'] must be increasing steps in 0..{len(lrs) - 1}, "
+                f"got {name}['metric_steps'][{i}]={step!r}"
+            )
+    metrics = data.get("metrics", {})
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"{name}['metrics'] must be a dict of name -> values, got {type(metrics).__name__}")
+    for metric, values in metrics.items():
+        if not isinstance(metric, str):
+            raise TypeError(f"{name}['metrics'] must have string names, got {_short(metric)}")
+        if len(_real_list(f"{name}['metrics'][{metric!r}]", values, finite=False)) != len(steps):
+            raise ValueError(f"{name}['metrics'][{metric!r}] must have one value per metric step ({len(steps)})")
+    reason = data["stop_reason"]
+    if not isinstance(reason, str):
+        raise TypeError(f"{name}['stop_reason'] must be a string, got {_short(reason)}")
+    check.choice(f"{name}['stop_reason']", reason, STOP_REASONS)
+    stop_step = data.get("stop_step")
+    if stop_step is not None:
+        if type(stop_step) is not int:
+            raise TypeError(f"{name}['stop_step'] must be an integer or None, got {_short(stop_step)}")
+        if not 0 <= stop_step <= MAX_STEPS:
+            raise ValueError(f"{name}['stop_step'] must be in 0..{MAX_STEPS}, got {name}['stop_step']={stop_step!r}")
+    _check_settings(f"{name}['settings']", data.get("settings", {}))
+
+
+# More steps than any range test runs; bounds the integers a file can hand to the arithmetic.
+MAX_STEPS = 2**53
+
+
+def _check_settings(name: str, settings: Any) -> None:
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"{name} must be a dict, got {type(settings).__name__}")
+    check_plain_data(name, settings)
+    if "sweep" in settings:
+        try:  # checked now, not when .stop_lr or .plot() first reads it
+            RangeSweep.from_dict(settings["sweep"])
+        except (TypeError, ValueError) as err:
+            raise type(err)(f"{name}['sweep']: {err}") from None
+    if "group_ratios" in settings:
+        ratios = _real_list(f"{name}['group_ratios']", settings["group_ratios"], finite=True)
+        if not ratios:
+            raise ValueError(f"{name}['group_ratios'] must not be empty")
+        for ratio in ratios:
+            if ratio <= 0:
+                raise ValueError(f"{name}['group_ratios'] must be > 0, got {ratio!r}")
+
+
+def _real_list(name: str, values: Any, *, finite: bool) -> list[float]:
+    """``values`` as floats: a list of real numbers (not bools); finite ones if ``finite``."""
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list of numbers, got {type(values).__name__}")
+    out = []
+    for i, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{name} must hold numbers, got {name}[{i}]={_short(value)}")
+        if isinstance(value, int) and abs(value) > 2**1023:
+            raise ValueError(f"{name} holds a number too large for a float at index {i}")
+        number = float(value)
+        if finite and not math.isfinite(number):
+            raise ValueError(f"{name} must be finite, got {name}[{i}]={number!r}")
+        out.append(number)
+    return out
+
+
+def _int_list(name: str, values: Any) -> list[int]:
+    if not isinstance(values, (list, tuple)):
+        raise TypeError(f"{name} must be a list of integers, got {type(values).__name__}")
+    for i, value in enumerate(values):
+        if type(value) is not int:
+            raise TypeError(f"{name} must hold integers, got {name}[{i}]={_short(value)}")
+    return list(values)
 
 
 def _is_loss_like(name: str) -> bool:

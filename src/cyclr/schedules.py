@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union
 
 from . import _validate as check
-from .scale import ScaleFn, scale_fn_from_ref, scale_fn_to_ref
+from .scale import ScaleFn, _short, scale_fn_from_ref, scale_fn_to_ref
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,14 +88,21 @@ class _Serialisable:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Any:
-        data = dict(data)
-        kind = data.pop("type", cls.kind)
-        if kind != cls.kind:
-            raise ValueError(f"data describes a {kind!r}, not a {cls.kind!r}")
-        if data.get("scale_fn") is not None:
-            data["scale_fn"] = scale_fn_from_ref(data["scale_fn"])
-        return cls(**data)
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Rebuild a schedule from :meth:`to_dict`'s output.
+
+        The fields are checked before anything is built: unknown or missing
+        ones, and numbers no float can hold, raise. A ``scale_fn`` is resolved
+        by registered name only (see :func:`cyclr.register_scale_fn`).
+
+        Raises:
+            TypeError: ``data`` is not a dict, or a field has the wrong type.
+            ValueError: a field is unknown, missing or out of range, or the scale function is not registered.
+        """
+        fields = _checked_fields(cls, data)
+        if fields.get("scale_fn") is not None:
+            fields["scale_fn"] = scale_fn_from_ref(fields["scale_fn"])
+        return cls(**fields)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -445,12 +452,59 @@ Schedule = Union[CyclicSchedule, OneCycleSchedule, RangeSweep]
 _KINDS: dict[str, type[_Serialisable]] = {cls.kind: cls for cls in (CyclicSchedule, OneCycleSchedule, RangeSweep)}
 
 
-def schedule_from_dict(data: dict[str, Any]) -> Schedule:
-    """Rebuild any schedule from its :meth:`to_dict` form."""
+def schedule_from_dict(data: Mapping[str, Any]) -> Schedule:
+    """Rebuild any schedule from its :meth:`to_dict` form, chosen by ``data["type"]``.
+
+    Raises:
+        TypeError: ``data`` is not a dict, or a field has the wrong type.
+        ValueError: an unknown ``type``, bad fields, or an unregistered scale function.
+
+    Example:
+        >>> import cyclr
+        >>> cyclr.schedule_from_dict({"type": "range_sweep", "start_lr": 0.0, "end_lr": 1.0, "num_iter": 5})
+        RangeSweep(start_lr=0.0, end_lr=1.0, num_iter=5, step_mode='linear')
+    """
+    _check_mapping("data", data)
     kind = data.get("type")
-    if kind not in _KINDS:
-        raise ValueError(f"data['type'] must be one of {sorted(_KINDS)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ValueError(f"data['type'] must be one of {sorted(_KINDS)}, got {_short(kind)}")
     return _KINDS[kind].from_dict(data)  # type: ignore[no-any-return]
+
+
+def _check_mapping(name: str, data: Any) -> None:
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{name} must be a dict, got {type(data).__name__} {_short(data)}")
+    for key in data:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must have string keys, got key {_short(key)}")
+
+
+# JSON can spell integers no float holds; the schedules compute in floats.
+_MAX_MAGNITUDE = 2**1023
+
+
+def _checked_fields(cls: type[_Serialisable], data: Any) -> dict[str, Any]:
+    """``data`` without its ``type``, checked to name exactly ``cls``'s fields; ValueError/TypeError if not."""
+    _check_mapping("data", data)
+    fields = dict(data)
+    kind = fields.pop("type", cls.kind)
+    if kind != cls.kind:
+        raise ValueError(f"data describes a {_short(kind)}, not a {cls.kind!r}")
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(fields) - set(known))
+    if unknown:
+        raise ValueError(f"data has fields {_short(unknown)} that {cls.__name__} does not take")
+    missing = [name for name, f in known.items() if name not in fields and _required(f)]
+    if missing:
+        raise ValueError(f"data is missing the fields {missing} of {cls.__name__}")
+    for name, value in fields.items():
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _MAX_MAGNITUDE:
+            raise ValueError(f"{name} is too large, got {name}={_short(value)}")
+    return fields
+
+
+def _required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
 
 
 # --- the paper's rules of thumb ---------------------------------------------

@@ -8,16 +8,18 @@ the framework-free schedules in :mod:`cyclr.schedules`. Extras are keyword-only:
 
 from __future__ import annotations
 
+import inspect
 import types
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from ..scale import ScaleFn, scale_fn_from_ref, scale_fn_to_ref
+from .. import _validate as check
+from ..scale import ScaleFn, _short, scale_fn_from_ref, scale_fn_to_ref
 from ..schedules import CyclicSchedule, OneCycleSchedule, check_momentum_bounds
 
 __all__ = ["CyclicLR", "OneCycleLR"]
@@ -79,6 +81,91 @@ def _warn_called_directly() -> None:
     )
 
 
+# --- loading a state_dict -----------------------------------------------------
+
+# JSON and pickles can hold integers no float holds; the schedules compute in floats.
+_MAX_MAGNITUDE = 2**1023
+_BOOLS = ("cycle_momentum", "use_beta1", "three_phase", "_get_lr_called_within_step", "_is_initial", "verbose")
+_PER_GROUP = ("base_lrs", "max_lrs", "base_momentums", "max_momentums", "_last_lr")
+
+
+def _check_mapping(name: str, value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise TypeError(f"{name} must have string keys, got key {_short(key)}")
+
+
+def _replaces_behaviour(cls: type, key: str) -> bool:
+    """Whether an instance attribute ``key`` would hide a method, property or special name."""
+    if key.startswith("__") or key in ("optimizer", "_schedules"):
+        return True
+    try:
+        attr = inspect.getattr_static(cls, key)
+    except AttributeError:
+        return False
+    return callable(attr) or hasattr(attr, "__get__")
+
+
+def _checked_state(scheduler: LRScheduler, state_dict: Any) -> dict[str, Any]:
+    """A copy of ``state_dict`` whose entries have the types a scheduler's state has."""
+    _check_mapping("state_dict", state_dict)
+    groups = len(scheduler.optimizer.param_groups)
+    for key, value in state_dict.items():
+        name = f"state_dict[{key!r}]"
+        if _replaces_behaviour(type(scheduler), key):
+            owner = type(scheduler).__name__
+            raise ValueError(f"{name} is not part of a scheduler's state: it would replace {owner}.{key}")
+        values = value if key in _PER_GROUP and isinstance(value, (list, tuple)) else [value]
+        for v in values:
+            if isinstance(v, int) and not isinstance(v, bool) and abs(v) > _MAX_MAGNITUDE:
+                raise ValueError(f"{name} is too large, got {_short(v)}")
+        if key in _BOOLS and not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {_short(value)}")
+        if key in _PER_GROUP:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(f"{name} must be a list with one value per param group, got {_short(value)}")
+            if len(value) != groups:
+                raise ValueError(f"{name} must have {groups} values, one per param group, got {len(value)}")
+            for v in value:
+                check.real(name, v)
+        if key in ("last_epoch", "_step_count"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{name} must be an integer, got {_short(value)}")
+            if value < (-1 if key == "last_epoch" else 0):
+                raise ValueError(f"{name} must be >= {-1 if key == 'last_epoch' else 0}, got {value!r}")
+    return dict(state_dict)
+
+
+def _apply_state(scheduler: Any, state: dict[str, Any], scale_fn: ScaleFn | None) -> None:
+    """Load ``state`` and rebuild the schedules (which check every value); all or nothing."""
+    before = dict(scheduler.__dict__)
+    scheduler.__dict__.update(state)
+    if scale_fn is not None:
+        scheduler._scale_fn_custom = scale_fn
+    try:
+        if scheduler.cycle_momentum:
+            if not isinstance(getattr(scheduler, "use_beta1", None), bool):
+                raise ValueError("state_dict has cycle_momentum=True but no bool use_beta1")
+            for base, high in zip(scheduler.base_momentums, scheduler.max_momentums):
+                check_momentum_bounds(base, high)
+        if isinstance(scheduler, CyclicLR):
+            scheduler._build_schedules(scheduler.base_lrs)
+        else:
+            scheduler._build_schedules()
+    except (TypeError, ValueError, AttributeError) as err:
+        scheduler.__dict__.clear()
+        scheduler.__dict__.update(before)
+        if isinstance(err, AttributeError):
+            raise ValueError(f"state_dict is missing an entry: {err}") from None
+        raise
+    except Exception as err:  # e.g. an overflow deep in the arithmetic of a huge value
+        scheduler.__dict__.clear()
+        scheduler.__dict__.update(before)
+        raise ValueError(f"state_dict holds values no schedule can use: {err!r}") from None
+
+
 class CyclicLR(LRScheduler):
     """Cyclical learning rate (Smith 2017), a drop-in for ``torch.optim.lr_scheduler.CyclicLR``.
 
@@ -88,9 +175,11 @@ class CyclicLR(LRScheduler):
     Extras (keyword-only):
         shape: ``"triangular"`` (default), ``"welch"`` or ``"hann"`` wave.
 
-    Unlike PyTorch, a named scale function (module-level, or registered with
-    :func:`cyclr.register_scale_fn`) is saved in :meth:`state_dict` and restored
-    by :meth:`load_state_dict`; a lambda is not, and saving one warns.
+    Unlike PyTorch, a scale function registered with :func:`cyclr.register_scale_fn`
+    (a function, or an instance of a registered dataclass) is saved in
+    :meth:`state_dict` by name and restored by :meth:`load_state_dict`, which
+    resolves names in the registry and imports nothing. An unregistered function
+    is not saved, and saving warns.
     """
 
     def __init__(
@@ -197,20 +286,35 @@ class CyclicLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state from :meth:`state_dict`, or from PyTorch's own CyclicLR."""
-        state = dict(state_dict)
+        """Load a state from :meth:`state_dict`, or from PyTorch's own CyclicLR.
+
+        A ``scale_fn_ref`` is resolved by registered name only: nothing is
+        imported, so a checkpoint cannot run code. The state is checked as a
+        whole and the scheduler is left unchanged when it is rejected.
+
+        Raises:
+            TypeError: ``state_dict`` is not a dict, or an entry has the wrong type.
+            ValueError: an entry is out of range, would replace a method, or names
+                an unregistered scale function.
+        """
+        state = _checked_state(self, state_dict)
         custom = state.pop("_scale_fn_custom", None)
         ref = state.pop("scale_fn_ref", None)
-        self.__dict__.update(state)
-        if ref is not None:
-            self._scale_fn_custom = scale_fn_from_ref(ref)
-        elif custom is not None and self._scale_fn_custom is not None:
-            self._scale_fn_custom.__dict__.update(custom)
-        if "step_size_up" not in state:  # PyTorch's state stores the cycle as total_size and step_ratio
-            up = self.total_size * self.step_ratio
-            self.step_size_up = round(up) if abs(up - round(up)) < 1e-9 else up
-            self.step_size_down = self.total_size - self.step_size_up
-        self._build_schedules(self.base_lrs)
+        if custom is not None:
+            _check_mapping("state_dict['_scale_fn_custom']", custom)
+        resolved = None if ref is None else scale_fn_from_ref(ref)
+        if "step_size_up" not in state and ("total_size" in state or "step_ratio" in state):
+            # PyTorch's state stores the cycle as total_size and step_ratio
+            total = check.positive("state_dict['total_size']", state.get("total_size", self.total_size))
+            ratio = check.in_range("state_dict['step_ratio']", state.get("step_ratio", self.step_ratio), 0.0, 1.0)
+            up = total * ratio
+            state["step_size_up"] = round(up) if abs(up - round(up)) < 1e-9 else up
+            state["step_size_down"] = total - state["step_size_up"]
+        _apply_state(self, state, resolved)
+        if resolved is None and custom is not None and self._scale_fn_custom is not None:
+            own = getattr(self._scale_fn_custom, "__dict__", None)
+            if isinstance(own, dict):  # PyTorch's format: the attributes of a callable object
+                own.update({k: v for k, v in custom.items() if k in own})
 
 
 class OneCycleLR(LRScheduler):
@@ -307,6 +411,12 @@ class OneCycleLR(LRScheduler):
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state from :meth:`state_dict`, or from PyTorch's own OneCycleLR."""
-        self.__dict__.update(state_dict)
-        self._build_schedules()
+        """Load a state from :meth:`state_dict`, or from PyTorch's own OneCycleLR.
+
+        The state is checked as a whole and the scheduler is left unchanged when it is rejected.
+
+        Raises:
+            TypeError: ``state_dict`` is not a dict, or an entry has the wrong type.
+            ValueError: an entry is out of range or would replace a method.
+        """
+        _apply_state(self, _checked_state(self, state_dict), None)
