@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
@@ -20,6 +23,7 @@ from cyclr.suggest import (
     steepest,
     valley,
 )
+from cyclr.suggest import _local_slopes
 from cyclr.torch import CyclicLR
 
 # --- metric curves (the paper's reading) --------------------------------------------
@@ -214,6 +218,76 @@ def test_smoothing_has_no_lag() -> None:
     assert s[:45].tolist() == [1.0] * 45 and s[55:].tolist() == [0.0] * 46
     ramp = smooth(x)
     np.testing.assert_allclose(ramp, x, atol=1e-12)  # a straight line is left alone, ends included
+
+
+def direct_smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """The definition, one window at a time: centred median, then centred mean, shrinking at the ends."""
+    n = values.size
+    half = min(window // 2, max(0, (n - 1) // 2))
+    if n < 3 or half == 0:
+        return values.copy()
+    out = values
+    for reduce in (np.median, np.mean):
+        out = np.array([reduce(out[i - h : i + h + 1]) for i in range(n) for h in [min(half, i, n - 1 - i)]])
+    return out
+
+
+finite_values = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(finite_values, st.sampled_from([0.0, 1.0, 2.0])), min_size=0, max_size=120),
+    st.integers(1, 41),
+)
+def test_smooth_matches_its_definition(values: list[float], window: int) -> None:
+    v = np.asarray(values, dtype=np.float64)
+    np.testing.assert_allclose(smooth(v, window), direct_smooth(v, window), rtol=1e-9, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([0.5, -1.0, 3.0, np.nan, np.inf, -np.inf]), min_size=3, max_size=40),
+       st.integers(3, 15))
+def test_smooth_of_non_finite_values_is_what_numpy_gives(values: list[float], window: int) -> None:
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        expected = direct_smooth(v, window)
+    np.testing.assert_array_equal(smooth(v, window), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(finite_values, min_size=3, max_size=80), st.integers(1, 10))
+def test_local_slopes_are_least_squares_fits(values: list[float], half: int) -> None:
+    y = np.asarray(values, dtype=np.float64)
+    x = np.log10(np.geomspace(1e-4, 1.0, y.size))
+    slopes = _local_slopes(x, y, half)
+    n, m = y.size, 2 * half + 1
+    if n < m:
+        assert np.isnan(slopes).all()
+        return
+    expected = [np.polyfit(x[i - half : i + half + 1], y[i - half : i + half + 1], 1)[0]
+                for i in range(half, n - half)]
+    assert np.isnan(slopes[:half]).all() and np.isnan(slopes[n - half :]).all()
+    np.testing.assert_allclose(slopes[half : n - half], expected, rtol=1e-6, atol=1e-6 * (1 + np.abs(y).max()))
+
+
+def test_a_million_point_curve_is_read_in_bounded_time_and_memory() -> None:
+    n = 1_000_000
+    t = np.linspace(0.0, 1.0, n)
+    lrs = np.geomspace(1e-6, 10.0, n)
+    noise = np.random.default_rng(0).normal(0.0, 0.05, n)
+    losses = 2.5 - 2.0 * np.exp(-(((t - 0.6) / 0.15) ** 2)) + np.where(t > 0.75, (t - 0.75) * 30, 0.0) + noise
+    tracemalloc.start()
+    try:
+        began = time.perf_counter()
+        b = bounds_from_loss(lrs, losses, method="steepest")
+        seconds = time.perf_counter() - began
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 1e-4 < b.max_lr < 1e-2
+    assert peak < 200 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    assert seconds < 30, f"{seconds:.1f} s"  # about 2 s alone; generous for a busy machine
 
 
 def test_ema_is_bias_corrected() -> None:

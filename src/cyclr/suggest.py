@@ -136,17 +136,81 @@ def smooth(values: ArrayLike, window: int | None = None) -> np.ndarray:
     half = min(w // 2, max(0, (n - 1) // 2))
     if n < 3 or half == 0:
         return x.copy()
-    return _centred(_centred(x, half, np.median), half, np.mean)
+    lo, hi = _centred_windows(n, half)
+    return _window_means(_window_medians(x, lo, hi), lo, hi)
 
 
-def _centred(x: np.ndarray, half: int, reduce: Any) -> np.ndarray:
+def _index_dtype(n: int) -> type[np.signedinteger[Any]]:
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+def _centred_windows(n: int, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """``[lo, hi)`` of each point's window: ``half`` points each side, shrunk symmetrically near the ends."""
+    i = np.arange(n, dtype=_index_dtype(n))
+    h = np.minimum(np.minimum(i, i[::-1]), half)
+    return i - h, i + h + 1
+
+
+def _prefix_sums(values: np.ndarray, dtype: Any) -> np.ndarray:
+    """``out[i] = values[:i].sum()`` for ``i`` in ``0..n``."""
+    out = np.zeros(values.size + 1, dtype=dtype)
+    np.cumsum(values, dtype=dtype, out=out[1:])
+    return out
+
+
+def _window_medians(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``np.median(x[lo[i]:hi[i]])`` for every ``i`` (odd lengths), in O(n log n) time and O(n) memory.
+
+    A wavelet matrix over the ranks of ``x`` answers all the "k-th smallest in a
+    range" queries together, one bit of the rank per pass. Windows holding a NaN
+    give NaN, as ``np.median`` does.
+    """
     n = x.size
-    out = np.empty_like(x)
-    interior = np.lib.stride_tricks.sliding_window_view(x, 2 * half + 1)
-    out[half : n - half] = reduce(interior, axis=-1)
-    for i in (*range(half), *range(n - half, n)):
-        h = min(i, n - 1 - i)
-        out[i] = reduce(x[i - h : i + h + 1])
+    index = _index_dtype(n)
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(n, dtype=index)
+    ranks[order] = np.arange(n, dtype=index)
+    k = ((hi - lo) // 2).astype(index)
+    left, right = lo.astype(index), hi.astype(index)
+    found = np.zeros(n, dtype=index)
+    for level in reversed(range(max(1, (n - 1).bit_length()))):
+        ones = (ranks >> level) & 1 == 1
+        zeros_before = _prefix_sums(~ones, index)
+        at_left, at_right = zeros_before[left], zeros_before[right]
+        zeros_inside = at_right - at_left
+        go_right = k >= zeros_inside
+        k -= np.where(go_right, zeros_inside, 0).astype(index)
+        total = zeros_before[-1]
+        left = np.where(go_right, total + left - at_left, at_left).astype(index)
+        right = np.where(go_right, total + right - at_right, at_right).astype(index)
+        found |= go_right.astype(index) << level
+        ranks = np.concatenate((ranks[~ones], ranks[ones]))
+    out = x[order[found]]
+    nan = np.isnan(x)
+    if nan.any():
+        counts = _prefix_sums(nan, index)
+        out[counts[hi] > counts[lo]] = np.nan
+    return out
+
+
+def _window_means(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``np.mean(x[lo[i]:hi[i]])`` for every ``i``, from prefix sums (extended precision, centred on the median).
+
+    Non-finite values give what ``np.mean`` gives: NaN for a NaN or for both
+    infinities in a window, else the infinity.
+    """
+    finite = np.isfinite(x)
+    ref = float(np.median(x[finite])) if finite.any() else 0.0
+    sums = _prefix_sums(np.where(finite, x - ref, 0.0), np.longdouble)
+    out = ((sums[hi] - sums[lo]) / (hi - lo) + ref).astype(np.float64)
+    if not finite.all():
+        index = _index_dtype(x.size)
+        for mask, fill in ((x == np.inf, np.inf), (x == -np.inf, -np.inf)):
+            counts = _prefix_sums(mask, index)
+            hit = counts[hi] > counts[lo]
+            out[hit] = np.where(np.isinf(out[hit]) & (out[hit] != fill), np.nan, fill)
+        counts = _prefix_sums(np.isnan(x), index)
+        out[counts[hi] > counts[lo]] = np.nan
     return out
 
 
@@ -236,16 +300,26 @@ def _flat(smoothed: np.ndarray, noise: float, scale: float) -> bool:
 
 
 def _local_slopes(x: np.ndarray, y: np.ndarray, half: int) -> np.ndarray:
-    """Least-squares slope of y on x in a centred window (NaN where the window does not fit)."""
+    """Least-squares slope of y on x in a centred window (NaN where the window does not fit).
+
+    From prefix sums of the centred data in extended precision: O(n) memory
+    whatever the window.
+    """
     n = x.size
     out = np.full(n, np.nan)
     if n < 2 * half + 1:
         return out
-    xs = np.lib.stride_tricks.sliding_window_view(x, 2 * half + 1)
-    ys = np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1)
-    xc = xs - xs.mean(axis=1, keepdims=True)
-    yc = ys - ys.mean(axis=1, keepdims=True)
-    out[half : n - half] = (xc * yc).sum(axis=1) / (xc * xc).sum(axis=1)
+    m = 2 * half + 1
+    xc, yc = x - x.mean(), y - y.mean()
+
+    def window_sums(values: np.ndarray) -> np.ndarray:
+        sums = _prefix_sums(values, np.longdouble)
+        return sums[m:] - sums[:-m]
+
+    wx = window_sums(xc)
+    cov = window_sums(xc * yc) - wx * window_sums(yc) / m
+    var = window_sums(xc * xc) - wx * wx / m
+    out[half : n - half] = cov / var
     return out
 
 

@@ -26,7 +26,7 @@ from ..rangetest import RangeTestRecorder, RangeTestResult, check_stopping
 from ..schedules import RangeSweep
 from ..suggest import NoSuggestionError, smooth
 from . import distributed as _dist
-from ._state import TrainingState
+from ._state import RestoreError, TrainingState, check_restorable
 
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, torch.Tensor], Any]
@@ -35,6 +35,8 @@ ValFn = Callable[[nn.Module], Mapping[str, float]]
 COARSE_START_LR = 1e-7
 DEFAULT_END_LR = 10.0
 MIN_AUTO_ITER, MAX_AUTO_ITER, AUTO_EPOCHS = 100, 1000, 8
+# Fewest steps of the automatic mode's linear sweep that still make a curve to read.
+MIN_LINEAR_STEPS = 20
 _NO_CONTEXT = contextlib.nullcontext()  # reusable, and cheaper than a new one every step
 # Consecutive steps a GradScaler may skip before the loss counts as non-finite:
 # from the default scale 2**16 that is far below any useful scale.
@@ -60,11 +62,15 @@ class LRFinder:
         state_device: where the one saved copy of the state lives (e.g. ``"cpu"``); None: beside each tensor.
         progress: show a tqdm bar.
 
-    After :meth:`range_test` the model's parameters, buffers, gradients and
-    train/eval flags, the optimizer (state and param groups), the GradScaler and
-    torch's RNG are as before, bit for bit - also when the test raises or is
-    interrupted; the curve recorded so far is then on ``finder.result`` and on the
-    exception as ``range_test_result``.
+    After :meth:`range_test` the parameters, buffers, gradients and train/eval
+    flags of the model and (if it is a module) the criterion, every tensor in the
+    optimizer's param groups, the optimizer's state (each tensor with its dtype
+    and device) and hyperparameters, the GradScaler and torch's RNG are as
+    before, bit for bit - also when the test raises or is interrupted; the curve
+    recorded so far is then on ``finder.result`` and on the exception as
+    ``range_test_result``. A test whose state cannot be kept (a tensor on the
+    meta device) refuses to start. Should putting the state back fail, a
+    :class:`~cyclr.torch._state.RestoreError` carries the saved copy as ``snapshot``.
     """
 
     def __init__(
@@ -106,8 +112,8 @@ class LRFinder:
         self.model = model
         self.optimizer = optimizer
         self.criterion = criterion
-        self.device = None if device is None else torch.device(device)
-        self.state_device = None if state_device is None else torch.device(state_device)
+        self.device = _data_device("device", device)
+        self.state_device = _data_device("state_device", state_device)
         self.step_fn = step_fn
         self.metric_fn = metric_fn
         self.val_fn = val_fn
@@ -170,6 +176,7 @@ class LRFinder:
         if val_loader is not None and self.val_fn is not None:
             raise ValueError("give either val_loader or val_fn, not both")
         ratios = self._group_ratios()
+        check_restorable(self.model, self.optimizer, self.criterion, self.state_device)
         rng = torch.get_rng_state()  # iterating a shuffling DataLoader draws from torch's RNG
         try:
             first_batches = _peek(train_loader, "train_loader")
@@ -177,7 +184,7 @@ class LRFinder:
         except BaseException:
             torch.set_rng_state(rng)
             raise
-        state = TrainingState(self.model, self.optimizer, self.scaler, self.state_device)
+        state = TrainingState(self.model, self.optimizer, self.scaler, self.state_device, self.criterion)
         state.rng_cpu = rng
         run = _Run(self, ratios, plan, cached_val)
         recorder: RangeTestRecorder | None = None
@@ -190,7 +197,7 @@ class LRFinder:
                 run.sweep(recorder, batches, validate=False)
                 coarse = recorder.result()
                 self.result = coarse
-                state.restore(final=False)
+                state.restore()
                 self._move_to_device()
                 batches = _cycle(train_loader, None)
                 sweep = RangeSweep(0.0, linear_end_from_coarse(coarse), plan.num_iter, "linear")
@@ -201,6 +208,7 @@ class LRFinder:
             result = recorder.result()
             result.coarse = coarse
             self.result = result
+            _check_not_exhausted(result, run.batches_drawn, MIN_LINEAR_STEPS if coarse is not None else 1)
             return result
         except BaseException as exc:
             if recorder is not None:
@@ -211,7 +219,13 @@ class LRFinder:
                     exc.range_test_result = partial  # type: ignore[attr-defined]
             raise
         finally:
-            state.restore(final=True)
+            try:
+                state.restore()
+            except RestoreError as exc:
+                exc.range_test_result = self.result  # type: ignore[attr-defined]
+                raise
+            # the traceback of a failed test keeps this frame: drop the copy of the model from it
+            del state
 
     # --- helpers --------------------------------------------------------------------
 
@@ -237,8 +251,7 @@ class LRFinder:
             return
         if any(t.device != self.device for t in itertools.chain(self.model.parameters(), self.model.buffers())):
             self.model.to(self.device)
-            # optimizer state follows its parameters (load_state_dict casts to each param's device)
-            self.optimizer.load_state_dict(self.optimizer.state_dict())
+            _move_state_to_params(self.optimizer)
 
 
 class _Plan:
@@ -338,6 +351,7 @@ class _Run:
             device = first.device if first is not None else torch.device("cpu")
         self.device = device
         self.device_type = device.type
+        self.batches_drawn = 0
 
     def autocast(self) -> Any:
         if self.f.amp_dtype is None:
@@ -403,6 +417,7 @@ class _Run:
         losses = []
         for _ in range(k):
             batch = next(batches)
+            self.batches_drawn += 1
             with self.autocast():
                 loss = self.loss(batch)
             scaled = loss / k if k > 1 else loss
@@ -524,6 +539,48 @@ def linear_end_from_coarse(coarse: RangeTestResult) -> float:
 
 
 # --- small helpers ---------------------------------------------------------------------
+
+
+def _data_device(name: str, device: torch.device | str | None) -> torch.device | None:
+    """``device`` as a torch.device; ValueError for the meta device, which keeps no values to restore."""
+    if device is None:
+        return None
+    if not isinstance(device, (torch.device, str)):
+        raise TypeError(f"{name} must be a torch.device, a str or None, got {device!r}")
+    try:
+        checked = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"{name} must name a torch device, got {name}={device!r}") from exc
+    if checked.type == "meta":
+        raise ValueError(f"{name} must be a device that holds data, got {name}={device!r}")
+    return checked
+
+
+def _move_state_to_params(optimizer: Optimizer) -> None:
+    """Put each optimizer state tensor on its parameter's device, keeping its dtype (an fp32 master stays fp32).
+
+    ``step`` stays where it is unless the group is ``capturable`` or ``fused``,
+    as in ``Optimizer.load_state_dict``.
+    """
+    for group in optimizer.param_groups:
+        step_on_device = bool(group.get("capturable") or group.get("fused"))
+        for param in group["params"]:
+            state = optimizer.state.get(param)
+            for key, value in list((state or {}).items()):
+                moves = key != "step" or step_on_device
+                if moves and isinstance(value, torch.Tensor) and value.device != param.device:
+                    state[key] = value.to(param.device)  # type: ignore[index]
+
+
+def _check_not_exhausted(result: RangeTestResult, drawn: int, minimum: int) -> None:
+    """NoSuggestionError when the data ran out before the sweep had ``minimum`` steps."""
+    if result.stop_reason != "exhausted" or len(result) >= minimum:
+        return
+    sweep = "the linear sweep" if result.coarse is not None else "the sweep"
+    raise NoSuggestionError(
+        f"train_loader was exhausted after {drawn} batches, leaving {sweep} {len(result)} steps "
+        f"(it needs {minimum}): pass a loader that can be iterated again (a DataLoader, a list) or give start_lr"
+    )
 
 
 def _auto_num_iter(loader: Any, accumulation_steps: int) -> int:
