@@ -9,10 +9,11 @@ scheduler on resume is in :meth:`SchedulePlan.scheduler_kwargs`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,22 @@ def scalar(value: Any) -> float | None:
             reset()  # metric objects accumulate; the range test must not leave its batches in them
         return scalar(out)
     return None
+
+
+@contextlib.contextmanager
+def loader_left_alone(loader: Any) -> Iterator[None]:
+    """Iterate ``loader`` in the range test without changing what the training loop sees next.
+
+    An Accelerate ``DataLoaderShard`` counts its passes (the shuffling seed of
+    the next epoch) and registers itself with the gradient state while a pass
+    is open; the range test leaves its last pass unfinished.
+    """
+    iteration = getattr(loader, "iteration", None)
+    try:
+        yield
+    finally:
+        if isinstance(iteration, int) and hasattr(loader, "set_epoch"):
+            loader.set_epoch(iteration)
+        end = getattr(loader, "end", None)
+        if callable(end) and hasattr(loader, "gradient_state"):
+            end()
