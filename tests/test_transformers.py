@@ -1,0 +1,144 @@
+"""cyclr.transformers with a real transformers.Trainer on CPU: a tiny random BERT on synthetic tokens."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
+
+import cyclr.transformers as ct
+from cyclr.torch import CyclicLR, LRFinder
+
+SMALL_TEST = {"start_lr": 1e-5, "end_lr": 1.0, "num_iter": 60}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Tokens(torch.utils.data.Dataset):
+    """Label 1 when token 7 occurs in the sequence."""
+
+    def __init__(self, n: int = 128, length: int = 12) -> None:
+        g = torch.Generator().manual_seed(0)
+        self.ids = torch.randint(10, 100, (n, length), generator=g)
+        self.labels = (torch.rand(n, generator=g) < 0.5).long()
+        self.ids[self.labels == 1, 3] = 7
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"input_ids": self.ids[i], "attention_mask": torch.ones_like(self.ids[i]), "labels": self.labels[i]}
+
+
+def tiny_bert() -> BertForSequenceClassification:
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=32, num_labels=2)
+    return BertForSequenceClassification(config)
+
+
+def arguments(tmp_path, **kwargs) -> TrainingArguments:
+    options = dict(output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=2, report_to=[],
+                   use_cpu=True, save_strategy="no", logging_strategy="no", disable_tqdm=True, seed=0,
+                   dataloader_num_workers=0)
+    return TrainingArguments(**(options | kwargs))
+
+
+class Record(TrainerCallback):
+    """The LR before each optimizer step, and the model/optimizer when training begins."""
+
+    def __init__(self) -> None:
+        self.lrs: list[float] = []
+        self.betas: list[tuple[float, float]] = []
+        self.params: dict[str, torch.Tensor] | None = None
+        self.optimizer_state = None
+
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        self.params = {k: v.clone() for k, v in model.state_dict().items()}
+        self.optimizer_state = optimizer.state_dict()
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+        self.lrs.append(optimizer.param_groups[0]["lr"])
+        self.betas.append(tuple(optimizer.param_groups[0]["betas"]))
+
+
+def test_attach_finds_bounds_on_dict_batches_and_cycles_between_them(tmp_path):
+    before, after = Record(), Record()
+    trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path), train_dataset=Tokens(), callbacks=[before])
+    cb = ct.attach(trainer, epochs_per_step=0.5, range_test=SMALL_TEST)
+    trainer.add_callback(after)
+    trainer.train()
+
+    assert len(cb.result) > 10 and cb.result.metrics == {}
+    for k, v in before.params.items():  # restored before training began
+        assert torch.equal(v, after.params[k]), k
+    assert after.optimizer_state["state"] == {}
+    assert isinstance(trainer.lr_scheduler, CyclicLR) and trainer.lr_scheduler is cb.scheduler
+    assert cb.scheduler.step_size_up == 4  # 8 batches per epoch, half a cycle = half an epoch
+    assert len(after.lrs) == 16
+    assert after.lrs[0] == pytest.approx(cb.bounds.base_lr)
+    assert after.lrs[4] == pytest.approx(cb.bounds.max_lr)
+    assert min(after.lrs) == pytest.approx(cb.bounds.base_lr) and max(after.lrs) == pytest.approx(cb.bounds.max_lr)
+    assert set(after.betas) == {(0.9, 0.999)}  # AdamW's beta1 is not cycled by default
+    assert (tmp_path / "cyclr_range_test.json").exists()
+
+
+def test_resume_from_checkpoint_keeps_the_cycle(tmp_path):
+    full = Record()
+    args = arguments(tmp_path, save_strategy="steps", save_steps=6, num_train_epochs=3)
+    trainer = Trainer(model=tiny_bert(), args=args, train_dataset=Tokens(), callbacks=[full])
+    first = ct.attach(trainer, step_size_up=5, mode="triangular2", range_test=SMALL_TEST, save=False)
+    trainer.train()
+
+    resumed = Record()
+    trainer = Trainer(model=tiny_bert(), args=args, train_dataset=Tokens(), callbacks=[resumed])
+    again = ct.attach(trainer, step_size_up=5, mode="triangular2", range_test=SMALL_TEST, save=False)
+    trainer.train(resume_from_checkpoint=str(tmp_path / "checkpoint-12"))
+    assert again.result is None  # the bounds came from the checkpoint
+    assert again.bounds.base_lr == pytest.approx(first.bounds.base_lr)
+    assert len(full.lrs) == 24 and len(resumed.lrs) == 12
+    assert resumed.lrs == full.lrs[12:]
+
+
+def test_a_given_scheduler_is_replaced_with_a_warning_and_1cycle(tmp_path):
+    model = tiny_bert()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 3)
+    trainer = Trainer(model=model, args=arguments(tmp_path, num_train_epochs=1), train_dataset=Tokens(),
+                      optimizers=(optimizer, scheduler))
+    cb = ct.attach(trainer, policy="1cycle", range_test=SMALL_TEST, save=False)
+    with pytest.warns(UserWarning, match=r"replaces the Trainer's scheduler \(StepLR\)"):
+        trainer.train()
+    assert cb.scheduler.total_steps == 8
+    assert optimizer.param_groups[0]["momentum"] == 0.9
+
+
+def test_model_loss_is_a_step_fn_for_the_plain_finder():
+    model = tiny_bert()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    loader = torch.utils.data.DataLoader(Tokens(), batch_size=16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = LRFinder(model, optimizer, step_fn=ct.model_loss, progress=False).range_test(
+        loader, start_lr=1e-5, end_lr=1.0, num_iter=20)
+    assert len(result) > 5
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    with pytest.raises(TypeError, match="batch must be a dict"):
+        ct.model_loss(model, (torch.zeros(1), torch.zeros(1)))
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match="trainer must be a transformers.Trainer"):
+        ct.attach(object())
+    trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path), train_dataset=Tokens())
+    with pytest.raises(ValueError, match="policy"):
+        ct.attach(trainer, policy="linear")
+    with pytest.raises(ValueError, match="method"):
+        ct.attach(trainer, method="best")
+    with pytest.raises(TypeError, match="save"):
+        ct.attach(trainer, save=1)
