@@ -81,9 +81,13 @@ def test_cyclic_lr_equals_core(lr_bounds, config):
 def test_one_cycle_lr_equals_core_and_holds_after_the_end(three_phase, anneal_strategy):
     schedule = OneCycleLR(0.4, 1000, pct_start=0.25, anneal_strategy=anneal_strategy, three_phase=three_phase)
     core = OneCycleSchedule(0.4, 1000, pct_start=0.25, anneal_strategy=anneal_strategy, three_phase=three_phase)
-    steps = np.arange(1001)
+    steps = np.arange(1000)
     assert_float32_close(values(schedule, steps), core(steps), 0.4)
-    assert values(schedule, [1000, 5000])[1] == values(schedule, [1000])[0]
+    # from the last step on it holds the core's final value exactly (not the extrapolated step 1000)
+    final = np.float32(core(999))
+    assert final == np.float32(core.min_lr)
+    np.testing.assert_array_equal(values(schedule, [999, 1000, 1001, 5000, 10**9]), final)
+    assert float(keras.ops.convert_to_numpy(schedule(1000))) == final
 
 
 TFA_CASES = [
