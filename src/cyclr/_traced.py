@@ -16,6 +16,7 @@ from typing import Any
 from .schedules import CyclicSchedule, OneCycleSchedule, _array_iteration, _scalar_iteration, check_momentum_bounds
 
 FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
 
 
 def _within_float32(pairs: list[tuple[str, float, float]]) -> None:
@@ -36,11 +37,12 @@ def check_traceable(schedule: CyclicSchedule | OneCycleSchedule) -> None:
         _within_float32([("the 1cycle LRs", initial, peak), ("the 1cycle LRs", low, peak)])
         return
     _within_float32([("base_lr and max_lr", schedule.base_lr, schedule.max_lr)])
+    sizes = f"step_size_up={schedule.step_size_up!r}, step_size_down={schedule.step_size_down!r}"
     if schedule.total_size < 0:
-        raise ValueError(
-            "step_size_up + step_size_down must be > 0 for a traced schedule, got "
-            f"step_size_up={schedule.step_size_up!r}, step_size_down={schedule.step_size_down!r}"
-        )
+        raise ValueError(f"step_size_up + step_size_down must be > 0 for a traced schedule, got {sizes}")
+    for size in (abs(float(schedule.step_size_up)), schedule.total_size):
+        if not FLOAT32_TINY <= size <= FLOAT32_MAX:
+            raise ValueError(f"step sizes must be within float32's range (1.2e-38 to 3.4e38), got {sizes}")
     if schedule.scale_fn is None and schedule.mode == "exp_range" and not 0.0 < schedule.gamma <= 1.0:
         raise ValueError(f"gamma must be in (0, 1] for mode='exp_range' in a traced schedule, got gamma={schedule.gamma!r}")
 

@@ -16,10 +16,19 @@ def real(name: str, value: Any) -> float:
     """Return ``value`` as a float, or raise TypeError if it is not a real number."""
     if isinstance(value, bool) or not _is_real(value):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer past the float range
+        result = math.inf
     if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {name}={value!r}")
+        raise ValueError(f"{name} must be finite, got {name}={_short(value)}")
     return result
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, shortened for integers too long to read."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...({len(text)} digits)"
 
 
 def non_negative(name: str, value: Any) -> float:
