@@ -44,7 +44,9 @@ def check_traceable(schedule: CyclicSchedule | OneCycleSchedule) -> None:
         if not FLOAT32_TINY <= size <= FLOAT32_MAX:
             raise ValueError(f"step sizes must be within float32's range (1.2e-38 to 3.4e38), got {sizes}")
     if schedule.scale_fn is None and schedule.mode == "exp_range" and not 0.0 < schedule.gamma <= 1.0:
-        raise ValueError(f"gamma must be in (0, 1] for mode='exp_range' in a traced schedule, got gamma={schedule.gamma!r}")
+        raise ValueError(
+            f"gamma must be in (0, 1] for mode='exp_range' in a traced schedule, got gamma={schedule.gamma!r}"
+        )
 
 
 def concrete_step(step: Any) -> Any:

@@ -185,7 +185,9 @@ class CyclicSchedule(_Serialisable):
             # As in PyTorch, a built-in mode fixes what its scale depends on.
             object.__setattr__(self, "scale_mode", "iterations" if self.mode == "exp_range" else "cycle")
             if self.mode == "exp_range" and not 0.0 < gamma <= 1.0:
-                check.caution(f"gamma={self.gamma!r} is outside (0, 1]: mode='exp_range' scales the amplitude by gamma**iteration")
+                check.caution(
+                    f"gamma={self.gamma!r} is outside (0, 1]: mode='exp_range' scales the amplitude by gamma**iteration"
+                )
         # Derived once: wave() runs every optimizer step.
         object.__setattr__(self, "_total_size", total)
         object.__setattr__(self, "_step_ratio", ratio)
@@ -245,7 +247,8 @@ class CyclicSchedule(_Serialisable):
         at the LR's peak.
         """
         check_momentum_bounds(base_momentum, max_momentum)
-        return _finite("momentum", self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum), iteration)
+        value = self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum)
+        return _finite("momentum", value, iteration)
 
     def lr_from_wave(self, position: Any, scale: Any) -> Any:
         """The LR for a :meth:`wave` result (lets several bounds share one wave)."""
@@ -309,7 +312,9 @@ class CyclicSchedule(_Serialisable):
             return 2.0 ** (1 - cycle)  # == 1 / 2**(cycle - 1) exactly, without overflow after 1024 cycles
         scale = self.gamma**it
         if isinstance(scale, complex):
-            raise ValueError(f"iteration must be a whole number with a negative gamma={self.gamma!r}, got iteration={it!r}")
+            raise ValueError(
+                f"iteration must be a whole number with a negative gamma={self.gamma!r}, got iteration={it!r}"
+            )
         return scale  # type: ignore[no-any-return]
 
     def _scale_array(self, cycles: np.ndarray, its: np.ndarray, raw: Any) -> Any:
