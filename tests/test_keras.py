@@ -82,9 +82,13 @@ def test_cyclic_lr_equals_core(lr_bounds, config):
 def test_one_cycle_lr_equals_core_and_holds_after_the_end(three_phase, anneal_strategy):
     schedule = OneCycleLR(0.4, 1000, pct_start=0.25, anneal_strategy=anneal_strategy, three_phase=three_phase)
     core = OneCycleSchedule(0.4, 1000, pct_start=0.25, anneal_strategy=anneal_strategy, three_phase=three_phase)
-    steps = np.arange(1001)
+    steps = np.arange(1000)
     assert_float32_close(values(schedule, steps), core(steps), 0.4)
-    assert values(schedule, [1000, 5000])[1] == values(schedule, [1000])[0]
+    # from the last step on it holds the core's final value exactly (not the extrapolated step 1000)
+    final = np.float32(core(999))
+    assert final == np.float32(core.min_lr)
+    np.testing.assert_array_equal(values(schedule, [999, 1000, 1001, 5000, 10**9]), final)
+    assert float(keras.ops.convert_to_numpy(schedule(1000))) == final
 
 
 TFA_CASES = [
@@ -186,12 +190,16 @@ def test_saving_with_a_lambda_scale_fn_raises_a_clear_error(tmp_path):
 
 
 def test_bad_arguments_raise_at_construction():
-    with pytest.raises(ValueError, match="max_lr must be >= base_lr"):
+    with pytest.warns(UserWarning, match="max_lr=0.01 is below base_lr=0.1"):
         CyclicLR(0.1, 0.01)
-    with pytest.raises(ValueError, match="max_lr must be >= base_lr"):
+    with pytest.warns(UserWarning, match="max_lr=0.01 is below base_lr=0.1"):
         TriangularCyclicalLearningRate(0.1, 0.01, 10)
-    with pytest.raises(ValueError, match="step_size_up must be > 0"):
+    with pytest.raises(ValueError, match="step_size_up must be nonzero"):
         Triangular2CyclicalLearningRate(0.01, 0.1, 0)
+    with pytest.raises(ValueError, match="step_size_up \\+ step_size_down must be > 0 for a traced schedule"):
+        CyclicLR(0.01, 0.1, step_size_up=-4)
+    with pytest.raises(ValueError, match="the 1cycle LRs must stay within float32's range"):
+        OneCycleLR(1e39, 10)
     with pytest.raises(ValueError, match="gamma must be in"):
         ExponentialCyclicalLearningRate(0.01, 0.1, 10, gamma=1.5, scale_mode="cycle")
     with pytest.raises(ValueError, match="scale_mode must be one of"):
@@ -259,7 +267,7 @@ def test_cyclic_momentum_refuses_what_it_cannot_change():
         compiled.fit(*DATA, epochs=1, verbose=0, callbacks=[CyclicMomentum(schedule)])
     with pytest.raises(ValueError, match="momentum > 0"):
         tiny_model(keras.optimizers.SGD()).fit(*DATA, epochs=1, verbose=0, callbacks=[CyclicMomentum(schedule)])
-    with pytest.raises(ValueError, match="max_momentum must be >= base_momentum"):
+    with pytest.warns(UserWarning, match="base_momentum=0.95 is above max_momentum=0.85"):
         CyclicMomentum(schedule, 0.95, 0.85)
     with pytest.raises(TypeError, match="schedule must be a cyclr Keras schedule"):
         CyclicMomentum(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9))  # type: ignore[arg-type]

@@ -71,16 +71,27 @@ one_cycle_configs = st.fixed_dictionaries(
 @given(st.floats(1e-4, 10.0), one_cycle_configs)
 def test_one_cycle_equals_core_under_jit(max_lr, config):
     sched = one_cycle_schedule(max_lr, **config)
-    steps = np.arange(0, config["total_steps"] + 1)
+    total = config["total_steps"]
+    steps = np.arange(0, total)
     assert_float32_close(jax.jit(sched)(steps), sched.schedule(steps), max_lr)
     momentum = sched.momentum(0.85, 0.95)
     assert_float32_close(jax.jit(momentum)(steps), sched.schedule.momentum(steps, 0.85, 0.95), 1.0)
+    past = np.array([total - 1, total, total + 1, 10 * total])
+    np.testing.assert_array_equal(jax.jit(sched)(past), np.float32(sched.schedule(total - 1)))
+    np.testing.assert_array_equal(jax.jit(momentum)(past), np.float32(0.95))
 
 
-def test_one_cycle_holds_its_final_value_after_total_steps():
-    sched = one_cycle_schedule(0.1, 100)
-    assert float(sched(100)) == pytest.approx(sched.schedule(100), rel=1e-5)
-    assert float(sched(150)) == float(sched(100))
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("anneal_strategy", ["cos", "linear"])
+def test_one_cycle_holds_its_final_value_after_total_steps(three_phase, anneal_strategy):
+    sched = one_cycle_schedule(0.1, 10, anneal_strategy=anneal_strategy, three_phase=three_phase)
+    final = sched.schedule(9)
+    assert np.float32(final) == np.float32(sched.schedule.min_lr)
+    # the core extrapolates one step further, far off (12,000 times higher, or negative for "linear");
+    # the traced schedule holds the final LR
+    assert abs(sched.schedule(10)) > 100 * final
+    for step in (9, 10, 11, 150, 10**9):
+        assert float(sched(step)) == np.float32(final)
 
 
 def test_vmap_and_scalar_steps_agree_with_core():
@@ -126,16 +137,22 @@ def test_inject_hyperparams_cycles_adam_lr_and_b1():
 
 
 def test_bad_arguments_raise_at_construction():
-    with pytest.raises(ValueError, match="max_lr must be >= base_lr"):
+    with pytest.warns(UserWarning, match="max_lr=0.01 is below base_lr=0.1"):
         cyclic_schedule(0.1, 0.01)
+    with pytest.raises(ValueError, match="base_lr and max_lr must stay within float32's range"):
+        cyclic_schedule(0.1, 1e39)
+    with pytest.raises(ValueError, match=r"gamma must be in \(0, 1\] for mode='exp_range'"):
+        cyclic_schedule(0.1, 0.2, mode="exp_range", gamma=1.05)
     with pytest.raises(ValueError, match="mode must be one of"):
         cyclic_schedule(0.01, 0.1, mode="cosine")
     with pytest.raises(ValueError, match="total_steps must be >= 1"):
         one_cycle_schedule(0.1, 0)
     with pytest.raises(TypeError, match="schedule must be a CyclicSchedule or OneCycleSchedule"):
         OptaxSchedule("triangular")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_momentum must be >= base_momentum"):
+    with pytest.warns(UserWarning, match="base_momentum=0.95 is above max_momentum=0.85"):
         cyclic_schedule(0.01, 0.1).momentum(0.95, 0.85)
+    with pytest.raises(ValueError, match="iteration must be a finite number >= 0"):
+        cyclic_schedule(0.01, 0.1)(-1)
 
 
 def test_wraps_a_core_schedule_directly():

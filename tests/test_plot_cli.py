@@ -61,8 +61,8 @@ def test_plot_command_writes_png_comparing_modes(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--base-lr", "0.01", "--max-lr", "0.001"], "max-lr must be >= base-lr"),
-        (["--base-lr", "0.001", "--max-lr", "0.01", "--step-size", "0"], "step-size must be > 0"),
+        (["--base-lr=-1e308", "--max-lr", "1e308"], "max-lr - base-lr overflows"),
+        (["--base-lr", "0.001", "--max-lr", "0.01", "--step-size", "0"], "step-size must be nonzero"),
         (["--base-lr", "0.001", "--max-lr", "0.01", "--mode", "cosine"], "invalid choice: 'cosine'"),
         (["--max-lr", "0.01"], "the following arguments are required: --base-lr"),
     ],

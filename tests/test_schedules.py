@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cyclr
-from cyclr import CyclicSchedule, OneCycleSchedule, RangeSweep
+from cyclr import CyclicSchedule, OneCycleSchedule, RangeSweep, cycle_aligned_iterations, recommended_step_size
 
 
 def paper_lr(it: int, base_lr: float, max_lr: float, step_size: int, mode: str, gamma: float = 1.0) -> float:
@@ -209,20 +209,20 @@ def test_schedules_are_immutable_values():
 
 
 BAD_CYCLIC = [
-    (dict(base_lr=-0.1, max_lr=0.1), ValueError, "base_lr must be >= 0, got base_lr=-0.1"),
     (dict(base_lr=float("nan"), max_lr=0.1), ValueError, "base_lr must be finite"),
     (dict(base_lr=0.1, max_lr=float("inf")), ValueError, "max_lr must be finite"),
-    (dict(base_lr=0.1, max_lr=0.01), ValueError, "max_lr must be >= base_lr, got base_lr=0.1, max_lr=0.01"),
+    (dict(base_lr=-1e308, max_lr=1e308), ValueError, "max_lr - base_lr overflows"),
     (dict(base_lr="0.1", max_lr=0.2), TypeError, "base_lr must be a real number, got '0.1'"),
     (dict(base_lr=None, max_lr=0.2), TypeError, "base_lr must be a real number"),
-    (dict(base_lr=0.1, max_lr=0.2, step_size_up=0), ValueError, "step_size_up must be > 0, got step_size_up=0"),
-    (dict(base_lr=0.1, max_lr=0.2, step_size_down=-5), ValueError, "step_size_down must be > 0"),
+    (dict(base_lr=0.1, max_lr=0.2, step_size_up=0), ValueError, "step_size_up must be nonzero, got step_size_up=0"),
+    (dict(base_lr=0.1, max_lr=0.2, step_size_up=5, step_size_down=-5), ValueError, "must be finite and nonzero"),
+    (dict(base_lr=0.1, max_lr=0.2, step_size_up=1e308, step_size_down=1e308), ValueError, "must be finite and"),
+    (dict(base_lr=0.1, max_lr=0.2, step_size_up=1e-300, step_size_down=1e300), ValueError, "step_size_up is too"),
     (dict(base_lr=0.1, max_lr=0.2, step_size_up=True), TypeError, "step_size_up must be a real number"),
     (dict(base_lr=0.1, max_lr=0.2, mode="cosine"), ValueError, "mode must be one of .*got mode='cosine'"),
     (dict(base_lr=0.1, max_lr=0.2, scale_mode="epoch"), ValueError, "scale_mode must be one of"),
     (dict(base_lr=0.1, max_lr=0.2, shape="square"), ValueError, "shape must be one of .*'square'"),
-    (dict(base_lr=0.1, max_lr=0.2, gamma=0.0), ValueError, r"gamma must be in \(0.0, 1.0\], got gamma=0.0"),
-    (dict(base_lr=0.1, max_lr=0.2, gamma=1.5), ValueError, "gamma must be in"),
+    (dict(base_lr=0.1, max_lr=0.2, gamma=float("nan")), ValueError, "gamma must be finite"),
     (dict(base_lr=0.1, max_lr=0.2, scale_fn=3), TypeError, "scale_fn must be callable or None, got 3"),
 ]
 
@@ -242,13 +242,16 @@ def test_bad_iterations_are_rejected(iteration, error):
 
 
 BAD_ONE_CYCLE = [
-    (dict(max_lr=0.0, total_steps=100), "max_lr must be > 0"),
+    (dict(max_lr=float("inf"), total_steps=100), "max_lr must be finite"),
+    (dict(max_lr=1e308, total_steps=100, div_factor=1e-300), "max_lr / div_factor must be finite"),
+    (dict(max_lr=1e300, total_steps=100, final_div_factor=1e-300), "final_div_factor must be finite"),
+    (dict(max_lr=1e308, total_steps=100, div_factor=-1.0), "range between the 1cycle LRs overflows"),
     (dict(max_lr=0.1, total_steps=0), "total_steps must be >= 1"),
     (dict(max_lr=0.1, total_steps=100, pct_start=1.5), r"pct_start must be in \[0.0, 1.0\]"),
     (dict(max_lr=0.1, total_steps=100, anneal_strategy="exp"), "anneal_strategy must be one of"),
-    (dict(max_lr=0.1, total_steps=100, div_factor=0), "div_factor must be > 0"),
-    (dict(max_lr=0.1, total_steps=100, final_div_factor=-1), "final_div_factor must be > 0"),
-    (dict(max_lr=0.1, total_steps=10, pct_start=0.05), "every phase must last at least one step"),
+    (dict(max_lr=0.1, total_steps=100, div_factor=0), "div_factor must be nonzero"),
+    (dict(max_lr=0.1, total_steps=100, final_div_factor=0.0), "final_div_factor must be nonzero"),
+    (dict(max_lr=0.1, total_steps=10, pct_start=0.1), r"pct_start \* total_steps must not be 1"),
 ]
 
 
@@ -319,3 +322,102 @@ def test_import_cyclr_loads_no_framework_and_is_fast():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[0] == "[]", out
+
+
+# --- what PyTorch accepts, and the numeric edges ----------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, warning",
+    [
+        (dict(base_lr=0.1, max_lr=0.01), "max_lr=0.01 is below base_lr=0.1"),
+        (dict(base_lr=-0.1, max_lr=0.1), "base_lr=-0.1 is a negative learning rate"),
+        (dict(base_lr=0.1, max_lr=0.2, mode="exp_range", gamma=1.05), r"gamma=1.05 is outside \(0, 1\]"),
+        (dict(base_lr=0.1, max_lr=0.2, mode="exp_range", gamma=-0.5), "gamma=-0.5"),
+        (dict(base_lr=0.1, max_lr=0.2, step_size_up=-4), "negative step size"),
+    ],
+)
+def test_values_pytorch_accepts_but_that_look_wrong_warn(kwargs, warning):
+    with pytest.warns(UserWarning, match=warning):
+        sched = CyclicSchedule(**kwargs)
+    assert math.isfinite(sched(3))
+
+
+def test_momentum_bounds_accept_what_pytorch_accepts_with_a_warning():
+    sched = CyclicSchedule(1.0, 5.0, step_size_up=4)
+    with pytest.warns(UserWarning, match="max_momentum=5 is outside"):
+        assert sched.momentum(2, 1, 5) == 3.0
+    with pytest.warns(UserWarning, match="base_momentum=0.95 is above max_momentum=0.85"):
+        assert sched.momentum(4, 0.95, 0.85) == 0.95
+    with pytest.raises(ValueError, match="max_momentum - base_momentum overflows"):
+        sched.momentum(4, -1e308, 1e308)
+
+
+def test_one_cycle_accepts_pytorchs_edge_arguments():
+    assert OneCycleSchedule(0.1, 10, pct_start=0.0)(0) == pytest.approx(0.1 - 0.1 * (1 - math.cos(math.pi / 10)) / 2, rel=0.1)
+    assert OneCycleSchedule(0.1, 10, three_phase=1).three_phase is True
+    assert OneCycleSchedule(0.1, 1)(0) == 0.1 / 25 / 1e4
+    with pytest.raises(TypeError, match="three_phase must be a bool, got 'yes'"):
+        OneCycleSchedule(0.1, 10, three_phase="yes")
+    rising = OneCycleSchedule(0.1, 10, pct_start=1.0)
+    assert rising(9) == 0.1
+    with pytest.raises(ValueError, match="iteration=10 falls in a phase of zero steps"):
+        rising(10)
+    with pytest.raises(ValueError, match="falls in a phase of zero steps"):
+        rising(np.arange(11))
+
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    "sched", [CyclicSchedule(0.1, 0.2), CyclicSchedule(0.1, 0.2, mode="triangular2"), OneCycleSchedule(0.1, 10), RangeSweep(0.1, 0.2, 10)]
+)
+def test_a_huge_integer_iteration_is_a_value_error(sched):
+    with pytest.raises(ValueError, match="iteration"):
+        sched(HUGE)
+
+
+def test_cycle_of_a_huge_iteration_is_a_value_error():
+    with pytest.raises(ValueError, match="iteration"):
+        CyclicSchedule(0.1, 0.2).cycle(HUGE)
+    assert CyclicSchedule(0.1, 0.2, mode="triangular2")(10**300) == 0.1
+
+
+def test_exp_range_overflow_and_negative_gamma_raise_value_errors():
+    with pytest.warns(UserWarning):
+        growing = CyclicSchedule(0.1, 0.2, step_size_up=3, mode="exp_range", gamma=1.05)
+    assert math.isfinite(growing(100))
+    with pytest.raises(ValueError, match="iteration=100000"):
+        growing(100_000)
+    with pytest.raises(ValueError, match="iteration=1"):
+        growing(np.array([1, 100_000]))
+    with pytest.warns(UserWarning):
+        alternating = CyclicSchedule(0.1, 0.2, step_size_up=3, mode="exp_range", gamma=-0.5)
+    assert alternating(1) == pytest.approx(0.1 + 0.1 / 3 * -0.5)
+    with pytest.raises(ValueError, match="whole number"):
+        alternating(1.5)
+    with pytest.raises(ValueError, match="whole numbers"):
+        alternating(np.array([1.5]))
+
+
+def test_range_sweep_spans_the_whole_float_range():
+    assert RangeSweep(1e-300, 1e300, 1, step_mode="exp")(0) == pytest.approx(1e300)
+    middle = RangeSweep(1e-300, 1e300, 3, step_mode="exp")
+    assert middle(1) == pytest.approx(1.0)
+    assert np.isfinite(middle(np.arange(3))).all()
+    assert RangeSweep(0.1, 0.2, HUGE)(5) == 0.1
+    assert RangeSweep(0.1, 0.2, HUGE)(np.array([5.0]))[0] == 0.1
+
+
+def test_rules_of_thumb_reject_overflows_and_cannot_hang():
+    with pytest.raises(ValueError, match="iterations_per_epoch \\* epochs_per_step"):
+        recommended_step_size(HUGE)
+    with pytest.raises(ValueError, match="epochs_per_step"):
+        recommended_step_size(10, 1e308)
+    with pytest.raises(ValueError, match="budget"):
+        cycle_aligned_iterations(HUGE, 3)
+    with pytest.raises(ValueError, match="must be finite"):
+        cycle_aligned_iterations(10, 1e308, 1e308)
+    with pytest.raises(ValueError, match="no whole number of cycles"):
+        cycle_aligned_iterations(1000, 3e-7 * math.e)  # 6e8 cycle counts to try: a search without a bound hangs

@@ -13,7 +13,59 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .schedules import CyclicSchedule, OneCycleSchedule, check_momentum_bounds
+from .schedules import CyclicSchedule, OneCycleSchedule, _array_iteration, _scalar_iteration, check_momentum_bounds
+
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
+
+
+def _within_float32(pairs: list[tuple[str, float, float]]) -> None:
+    """Each ``(what, low, high)``: both values and ``high - low`` stay finite in float32."""
+    for what, low, high in pairs:
+        if max(abs(float(low)), abs(float(high)), abs(float(high) - float(low))) > FLOAT32_MAX:
+            raise ValueError(f"{what} must stay within float32's range (3.4e38), got {low!r} and {high!r}")
+
+
+def check_traceable(schedule: CyclicSchedule | OneCycleSchedule) -> None:
+    """Reject what a traced schedule cannot compute: it has no Python error at the step that overflows.
+
+    A cycle of negative length, or ``exp_range`` with ``gamma`` outside (0, 1],
+    grows without bound; LRs past float32's range overflow at once.
+    """
+    if isinstance(schedule, OneCycleSchedule):
+        initial, peak, low = schedule.initial_lr, float(schedule.max_lr), schedule.min_lr
+        _within_float32([("the 1cycle LRs", initial, peak), ("the 1cycle LRs", low, peak)])
+        return
+    _within_float32([("base_lr and max_lr", schedule.base_lr, schedule.max_lr)])
+    sizes = f"step_size_up={schedule.step_size_up!r}, step_size_down={schedule.step_size_down!r}"
+    if schedule.total_size < 0:
+        raise ValueError(f"step_size_up + step_size_down must be > 0 for a traced schedule, got {sizes}")
+    for size in (abs(float(schedule.step_size_up)), schedule.total_size):
+        if not FLOAT32_TINY <= size <= FLOAT32_MAX:
+            raise ValueError(f"step sizes must be within float32's range (1.2e-38 to 3.4e38), got {sizes}")
+    if schedule.scale_fn is None and schedule.mode == "exp_range" and not 0.0 < schedule.gamma <= 1.0:
+        raise ValueError(
+            f"gamma must be in (0, 1] for mode='exp_range' in a traced schedule, got gamma={schedule.gamma!r}"
+        )
+
+
+def concrete_step(step: Any) -> Any:
+    """``step`` unchanged; a Python or numpy number or array is checked first (a tensor or tracer is not).
+
+    Raises:
+        TypeError: not a number or an array of numbers.
+        ValueError: negative, not finite, or past float32's range.
+    """
+    np_array = type(step).__module__ == "numpy"
+    if isinstance(step, (int, float)) or (np_array and getattr(step, "ndim", 1) == 0):
+        value = _scalar_iteration(step)
+    elif np_array or isinstance(step, (list, tuple)):
+        value = _array_iteration(step).max(initial=0.0)
+    else:
+        return step
+    if value > FLOAT32_MAX:
+        raise ValueError(f"step must be at most 3.4e38 (float32), got step={value!r}")
+    return step
 
 
 def momentum_bounds(
@@ -24,6 +76,7 @@ def momentum_bounds(
     low = (0.8 if cyclic else 0.85) if base_momentum is None else base_momentum
     high = (0.9 if cyclic else 0.95) if max_momentum is None else max_momentum
     check_momentum_bounds(low, high)
+    _within_float32([("base_momentum and max_momentum", low, high)])
     return float(low), float(high)
 
 
@@ -31,6 +84,7 @@ def cyclic_wave(schedule: CyclicSchedule, step: Any, ops: Any) -> tuple[Any, Any
     """``(position, scale)`` of :meth:`CyclicSchedule.wave` for a floating-point ``step``."""
     up = float(schedule.step_size_up)
     total = schedule.total_size
+    step = ops.maximum(step, 0.0)  # a step before the first reads as the first
     # Work in steps within the cycle rather than the core's fraction
     # ``1 + step / total - cycle``: in float32 that loses the fraction once
     # step / total is large, and the falling side divides by a small
@@ -73,10 +127,12 @@ def cyclic_momentum(schedule: CyclicSchedule, step: Any, ops: Any, base_momentum
 def one_cycle(schedule: OneCycleSchedule, step: Any, ops: Any, ends: list[tuple[float, float]]) -> Any:
     """The 1cycle curve through ``ends`` (start and end value of each phase), every phase computed, then selected.
 
-    Past ``total_steps`` the value holds at its final one: a traced function
-    cannot raise as the core does.
+    From the last step, ``total_steps - 1``, on the value holds at the one it
+    has there (for the LR, ``min_lr`` exactly): a traced function cannot raise past the end
+    as the core does, and the core's one extra step (``total_steps``, PyTorch's
+    extrapolation of the last phase) would jump back up.
     """
-    step = ops.clip(step, 0.0, float(schedule.total_steps))
+    step = ops.clip(step, 0.0, float(schedule.total_steps - 1))
     spans = schedule.phase_spans
     results = []
     for (start_step, end_step), (start, end) in zip(spans, ends):

@@ -7,6 +7,7 @@ the rule and the value received.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,10 +16,19 @@ def real(name: str, value: Any) -> float:
     """Return ``value`` as a float, or raise TypeError if it is not a real number."""
     if isinstance(value, bool) or not _is_real(value):
         raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:  # an integer past the float range
+        result = math.inf
     if not math.isfinite(result):
-        raise ValueError(f"{name} must be finite, got {name}={value!r}")
+        raise ValueError(f"{name} must be finite, got {name}={_short(value)}")
     return result
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, shortened for integers too long to read."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:12]}...({len(text)} digits)"
 
 
 def non_negative(name: str, value: Any) -> float:
@@ -58,6 +68,34 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {name}={value!r}")
     return str(value)
+
+
+def nonzero(name: str, value: Any) -> float:
+    """Return ``value`` as a finite float, or raise ValueError if it is 0."""
+    result = real(name, value)
+    if result == 0:
+        raise ValueError(f"{name} must be nonzero, got {name}={value!r}")
+    return result
+
+
+def flag(name: str, value: Any) -> bool:
+    """Return ``value`` as a bool: a bool, or an integer 0 or 1 (as PyTorch's truth test reads it)."""
+    if isinstance(value, bool) or (getattr(value, "ndim", None) == 0 and getattr(value.dtype, "kind", "") == "b"):
+        return bool(value)
+    if hasattr(value, "__index__") and not isinstance(value, (str, bytes)) and int(value) in (0, 1):
+        return bool(int(value))
+    raise TypeError(f"{name} must be a bool, got {value!r} ({type(value).__name__})")
+
+
+def finite_span(low_name: str, low: float, high_name: str, high: float) -> None:
+    """Raise ValueError if ``high - low`` overflows to a non-finite float."""
+    if not math.isfinite(float(high) - float(low)):
+        raise ValueError(f"{high_name} - {low_name} overflows: got {low_name}={low!r}, {high_name}={high!r}")
+
+
+def caution(message: str, stacklevel: int = 4) -> None:
+    """A UserWarning for a value that is accepted (PyTorch accepts it) but is most likely a mistake."""
+    warnings.warn(message, UserWarning, stacklevel=stacklevel)
 
 
 def ordered(low_name: str, low: float, high_name: str, high: float) -> None:

@@ -67,11 +67,12 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
     def _setup(self, schedule: CoreSchedule, name: str) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
+        _traced.check_traceable(schedule)
         self.schedule = schedule
         self.name = name
 
     def __call__(self, step: Any) -> Any:
-        step = ops.cast(step, "float32")
+        step = ops.cast(_traced.concrete_step(step), "float32")
         if isinstance(self.schedule, CyclicSchedule):
             return _traced.cyclic_lr(self.schedule, step, ops)
         return _traced.one_cycle_lr(self.schedule, step, ops)
@@ -297,6 +298,7 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
         name: str = "ExponentialCyclicalLearningRate",
     ) -> None:
         check.choice("scale_mode", scale_mode, SCALE_MODES)
+        check.in_range("gamma", gamma, 0.0, 1.0, low_open=True)  # gamma > 1 overflows, and traced steps cannot raise
         if scale_mode == "iterations":
             core = CyclicSchedule(
                 initial_learning_rate, maximal_learning_rate, step_size, mode="exp_range", gamma=gamma

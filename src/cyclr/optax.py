@@ -29,7 +29,7 @@ CoreSchedule = Union[CyclicSchedule, OneCycleSchedule]
 
 def _as_float(step: Any) -> Any:
     # float32, or float64 when jax_enable_x64 is on
-    return jnp.asarray(step, dtype=jnp.result_type(float))
+    return jnp.asarray(_traced.concrete_step(step), dtype=jnp.result_type(float))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +47,7 @@ class OptaxSchedule:
             raise TypeError(
                 f"schedule must be a CyclicSchedule or OneCycleSchedule, got {type(self.schedule).__name__}"
             )
+        _traced.check_traceable(self.schedule)
 
     def __call__(self, step: Any) -> Any:
         """The learning rate at ``step`` (a scalar or array, traced or not)."""
@@ -100,7 +101,8 @@ def one_cycle_schedule(
 ) -> OptaxSchedule:
     """The 1cycle policy as an optax schedule; arguments as :class:`cyclr.OneCycleSchedule`.
 
-    Steps past ``total_steps`` keep the final LR (the core raises there).
+    From its last step, ``total_steps - 1``, on it keeps the final LR (the core
+    raises past ``total_steps``).
     """
     return OptaxSchedule(
         OneCycleSchedule(max_lr, total_steps, pct_start, anneal_strategy, div_factor, final_div_factor, three_phase)

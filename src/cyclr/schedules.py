@@ -33,10 +33,45 @@ STEP_MODES = ("linear", "exp")
 
 
 def check_momentum_bounds(base_momentum: Any, max_momentum: Any) -> None:
-    """Momentum bounds are real numbers in [0, 1] with ``base_momentum <= max_momentum``."""
-    check.in_range("base_momentum", base_momentum, 0.0, 1.0)
-    check.in_range("max_momentum", max_momentum, 0.0, 1.0)
-    check.ordered("base_momentum", base_momentum, "max_momentum", max_momentum)
+    """Momentum bounds are finite real numbers, any pair PyTorch accepts.
+
+    A bound outside [0, 1], or ``base_momentum > max_momentum`` (the momentum
+    then rises with the LR), is most likely a mistake and warns.
+
+    Raises:
+        TypeError: a bound is not a real number.
+        ValueError: a bound is not finite, or ``max_momentum - base_momentum`` overflows.
+    """
+    base = check.real("base_momentum", base_momentum)
+    high = check.real("max_momentum", max_momentum)
+    check.finite_span("base_momentum", base, "max_momentum", high)
+    for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+        if not 0.0 <= float(value) <= 1.0:
+            check.caution(f"{name}={value!r} is outside [0, 1]; momentum and beta1 are fractions")
+    if base > high:
+        check.caution(
+            f"base_momentum={base_momentum!r} is above max_momentum={max_momentum!r}: the momentum rises with the LR"
+        )
+
+
+def _finite(what: str, value: Any, iteration: Any) -> Any:
+    """``value`` unchanged if every element is finite, else ValueError naming the iteration."""
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        bad = iteration
+    else:
+        np = _numpy()
+        ok = np.isfinite(np.asarray(value, dtype=np.float64))
+        if ok.all():
+            return value
+        its = np.broadcast_to(np.asarray(iteration), ok.shape)
+        bad = its[~ok].ravel()[0].item()
+    raise ValueError(f"the {what} overflows to a non-finite value at iteration={bad!r}")
+
+
+def _overflow(iteration: Any, err: ArithmeticError) -> ValueError:
+    return ValueError(f"iteration={iteration!r} is out of this schedule's numeric range ({err})")
 
 
 def _numpy() -> Any:
@@ -52,7 +87,12 @@ def _is_scalar(value: Any) -> bool:
 def _scalar_iteration(value: Any) -> int | float:
     if isinstance(value, bool) or not check._is_real(value):
         raise TypeError(f"iteration must be a real number, got {value!r} ({type(value).__name__})")
-    it = int(value) if hasattr(value, "__index__") else float(value)
+    if hasattr(value, "__index__"):
+        whole = int(value)
+        if whole < 0:
+            raise ValueError(f"iteration must be a finite number >= 0, got iteration={value!r}")
+        return whole
+    it = float(value)
     if not math.isfinite(it) or it < 0:
         raise ValueError(f"iteration must be a finite number >= 0, got iteration={value!r}")
     return it
@@ -138,13 +178,9 @@ class CyclicSchedule(_Serialisable):
     shape: Literal["triangular", "welch", "hann"] = "triangular"
 
     def __post_init__(self) -> None:
-        base_lr = check.non_negative("base_lr", self.base_lr)
-        max_lr = check.non_negative("max_lr", self.max_lr)
-        check.ordered("base_lr", base_lr, "max_lr", max_lr)
-        check.positive("step_size_up", self.step_size_up)
-        if self.step_size_down is not None:
-            check.positive("step_size_down", self.step_size_down)
-        check.in_range("gamma", self.gamma, 0.0, 1.0, low_open=True)
+        self._check_bounds()
+        total, ratio = self._cycle_size()
+        gamma = check.real("gamma", self.gamma)
         check.choice("shape", self.shape, SHAPES)
         check.choice("scale_mode", self.scale_mode, SCALE_MODES)
         if self.scale_fn is not None:
@@ -155,11 +191,42 @@ class CyclicSchedule(_Serialisable):
             check.choice("mode", self.mode, MODES)
             # As in PyTorch, a built-in mode fixes what its scale depends on.
             object.__setattr__(self, "scale_mode", "iterations" if self.mode == "exp_range" else "cycle")
-        down = self.step_size_up if self.step_size_down is None else self.step_size_down
-        total = float(self.step_size_up) + float(down)
+            if self.mode == "exp_range" and not 0.0 < gamma <= 1.0:
+                check.caution(
+                    f"gamma={self.gamma!r} is outside (0, 1]: mode='exp_range' scales the amplitude by gamma**iteration"
+                )
         # Derived once: wave() runs every optimizer step.
         object.__setattr__(self, "_total_size", total)
-        object.__setattr__(self, "_step_ratio", float(self.step_size_up) / total)
+        object.__setattr__(self, "_step_ratio", ratio)
+
+    def _check_bounds(self) -> None:
+        """Any finite bounds, as PyTorch; negative or inverted ones warn."""
+        base_lr = check.real("base_lr", self.base_lr)
+        max_lr = check.real("max_lr", self.max_lr)
+        check.finite_span("base_lr", base_lr, "max_lr", max_lr)
+        for name, value in (("base_lr", self.base_lr), ("max_lr", self.max_lr)):
+            if float(value) < 0:
+                check.caution(f"{name}={value!r} is a negative learning rate", stacklevel=5)
+        if max_lr < base_lr:
+            check.caution(
+                f"max_lr={self.max_lr!r} is below base_lr={self.base_lr!r}: the LR falls first in every cycle",
+                stacklevel=5,
+            )
+
+    def _cycle_size(self) -> tuple[float, float]:
+        """``(total_size, step_ratio)`` computed as PyTorch does; the sizes PyTorch divides by zero on raise."""
+        up = check.nonzero("step_size_up", self.step_size_up)
+        down = up if self.step_size_down is None else check.real("step_size_down", self.step_size_down)
+        sizes = f"step_size_up={self.step_size_up!r}, step_size_down={self.step_size_down!r}"
+        total = up + down
+        if not math.isfinite(total) or total == 0:
+            raise ValueError(f"step_size_up + step_size_down must be finite and nonzero, got {sizes}")
+        ratio = up / total
+        if ratio == 0:
+            raise ValueError(f"step_size_up is too small next to step_size_down for a rising half, got {sizes}")
+        if up < 0 or down < 0:
+            check.caution(f"a negative step size runs the cycle backwards, got {sizes}", stacklevel=6)
+        return total, ratio
 
     @property
     def total_size(self) -> float:
@@ -172,8 +239,13 @@ class CyclicSchedule(_Serialisable):
         return self._step_ratio  # type: ignore[attr-defined,no-any-return]
 
     def __call__(self, iteration: Iterations) -> Any:
-        """The learning rate at ``iteration`` (a float, or an array for array input)."""
-        return self.lr_from_wave(*self.wave(iteration))
+        """The learning rate at ``iteration`` (a float, or an array for array input).
+
+        Raises:
+            TypeError: ``iteration`` is not a number or an array of numbers.
+            ValueError: ``iteration`` is negative or not finite, or the LR overflows there.
+        """
+        return _finite("learning rate", self.lr_from_wave(*self.wave(iteration)), iteration)
 
     def momentum(self, iteration: Iterations, base_momentum: float = 0.8, max_momentum: float = 0.9) -> Any:
         """Momentum (or Adam's beta1) cycled opposite to the LR, as PyTorch's CyclicLR does.
@@ -182,7 +254,8 @@ class CyclicSchedule(_Serialisable):
         at the LR's peak.
         """
         check_momentum_bounds(base_momentum, max_momentum)
-        return self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum)
+        value = self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum)
+        return _finite("momentum", value, iteration)
 
     def lr_from_wave(self, position: Any, scale: Any) -> Any:
         """The LR for a :meth:`wave` result (lets several bounds share one wave)."""
@@ -197,16 +270,10 @@ class CyclicSchedule(_Serialisable):
         """``(position, scale)``: where in the cycle (0 at the bounds, 1 at the peak) and the amplitude."""
         if type(iteration) is int or _is_scalar(iteration):
             it = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
-            total = self._total_size  # type: ignore[attr-defined]
-            cycle = math.floor(1 + it / total)
-            x = 1.0 + it / total - cycle
-            ratio = self._step_ratio  # type: ignore[attr-defined]
-            position = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
-            if self.shape == "welch":
-                position = position * (2.0 - position)
-            elif self.shape == "hann":
-                position = 0.5 - 0.5 * math.cos(math.pi * position)
-            return position, self.scale_at(cycle, it)
+            try:
+                return self._scalar_wave(it)
+            except (OverflowError, ZeroDivisionError) as err:
+                raise _overflow(iteration, err) from None
         np = _numpy()
         its = _array_iteration(iteration)
         cycles = np.floor(1 + its / self.total_size)
@@ -220,10 +287,25 @@ class CyclicSchedule(_Serialisable):
             positions = 0.5 - 0.5 * np.cos(np.pi * positions)
         return positions, self._scale_array(cycles, its, iteration)
 
+    def _scalar_wave(self, it: int | float) -> tuple[float, float]:
+        total = self._total_size  # type: ignore[attr-defined]
+        cycle = math.floor(1 + it / total)
+        x = 1.0 + it / total - cycle
+        ratio = self._step_ratio  # type: ignore[attr-defined]
+        position = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+        if self.shape == "welch":
+            position = position * (2.0 - position)
+        elif self.shape == "hann":
+            position = 0.5 - 0.5 * math.cos(math.pi * position)
+        return position, self.scale_at(cycle, it)
+
     def cycle(self, iteration: Iterations) -> Any:
         """Cycle number (1, 2, ...) at ``iteration``."""
         if _is_scalar(iteration):
-            return math.floor(1 + _scalar_iteration(iteration) / self.total_size)
+            try:
+                return math.floor(1 + _scalar_iteration(iteration) / self.total_size)
+            except OverflowError as err:
+                raise _overflow(iteration, err) from None
         np = _numpy()
         return np.floor(1 + _array_iteration(iteration) / self.total_size).astype(np.int64)
 
@@ -235,7 +317,12 @@ class CyclicSchedule(_Serialisable):
             return 1.0
         if self.mode == "triangular2":
             return 2.0 ** (1 - cycle)  # == 1 / 2**(cycle - 1) exactly, without overflow after 1024 cycles
-        return self.gamma**it
+        scale = self.gamma**it
+        if isinstance(scale, complex):
+            raise ValueError(
+                f"iteration must be a whole number with a negative gamma={self.gamma!r}, got iteration={it!r}"
+            )
+        return scale  # type: ignore[no-any-return]
 
     def _scale_array(self, cycles: np.ndarray, its: np.ndarray, raw: Any) -> Any:
         np = _numpy()
@@ -244,7 +331,9 @@ class CyclicSchedule(_Serialisable):
                 return 1.0
             if self.mode == "triangular2":
                 return 2.0 ** (1 - cycles)
-            return np.power(self.gamma, its)
+            if self.gamma < 0 and (its != np.floor(its)).any():
+                raise ValueError(f"iteration must be whole numbers with a negative gamma={self.gamma!r}")
+            return np.power(float(self.gamma), its)
         args = cycles if self.scale_mode == "cycle" else its
         try:
             values = np.asarray(self.scale_fn(args), dtype=np.float64)
@@ -264,6 +353,12 @@ class OneCycleSchedule(_Serialisable):
     ``pct_start * total_steps`` steps, then anneals to
     ``max_lr / div_factor / final_div_factor``. With ``three_phase`` it first
     comes back down symmetrically to the initial LR, then anneals.
+
+    It accepts what PyTorch accepts: ``pct_start=0.0`` or ``1.0``, phases
+    shorter than a step (they are skipped), ``three_phase`` as 0 or 1, and
+    negative factors (with a warning). A configuration PyTorch divides by zero
+    on raises ValueError here: when it is built if step 0 is affected
+    (``pct_start * total_steps == 1``), otherwise at the iteration affected.
     """
 
     kind: ClassVar[str] = "one_cycle"
@@ -277,21 +372,23 @@ class OneCycleSchedule(_Serialisable):
     three_phase: bool = False
 
     def __post_init__(self) -> None:
-        check.positive("max_lr", self.max_lr)
+        max_lr = check.real("max_lr", self.max_lr)
         check.positive_int("total_steps", self.total_steps)
         check.in_range("pct_start", self.pct_start, 0.0, 1.0)
         check.choice("anneal_strategy", self.anneal_strategy, ANNEAL_STRATEGIES)
-        check.positive("div_factor", self.div_factor)
-        check.positive("final_div_factor", self.final_div_factor)
-        if not isinstance(self.three_phase, bool):
-            raise TypeError(f"three_phase must be a bool, got {self.three_phase!r}")
+        div = check.nonzero("div_factor", self.div_factor)
+        final = check.nonzero("final_div_factor", self.final_div_factor)
+        object.__setattr__(self, "three_phase", check.flag("three_phase", self.three_phase))
+        for name, value in (("max_lr", max_lr), ("div_factor", div), ("final_div_factor", final)):
+            if value < 0:
+                check.caution(f"{name}={value!r} is negative: the 1cycle LRs change sign", stacklevel=4)
+        self._check_lrs()
         phases = self._phase_table()
-        for start, end, *_ in phases:
-            if not end > start:
-                raise ValueError(
-                    "every phase must last at least one step: got pct_start="
-                    f"{self.pct_start!r} with total_steps={self.total_steps!r}, three_phase={self.three_phase!r}"
-                )
+        if phases[0][1] == phases[0][0]:
+            raise ValueError(
+                "pct_start * total_steps must not be 1: the warm-up would last zero steps, got "
+                f"pct_start={self.pct_start!r}, total_steps={self.total_steps!r}"
+            )
         # Derived once: phase() runs every optimizer step.
         object.__setattr__(self, "_phases", phases)
         object.__setattr__(self, "_lr_ends", [(p[2], p[3]) for p in phases])
@@ -299,12 +396,25 @@ class OneCycleSchedule(_Serialisable):
         object.__setattr__(self, "_momentum_highs", [(p[4] == "max", p[5] == "max") for p in phases])
         object.__setattr__(self, "_anneal", _anneal_cos if self.anneal_strategy == "cos" else _anneal_linear)
 
+    def _check_lrs(self) -> None:
+        """The initial and final LRs, and the distances annealed between them, must be finite."""
+        factors = f"max_lr={self.max_lr!r}, div_factor={self.div_factor!r}, final_div_factor={self.final_div_factor!r}"
+        if not math.isfinite(self.initial_lr):
+            raise ValueError(f"max_lr / div_factor must be finite, got {factors}")
+        if not math.isfinite(self.min_lr):
+            raise ValueError(f"max_lr / div_factor / final_div_factor must be finite, got {factors}")
+        for low, high in ((self.initial_lr, float(self.max_lr)), (self.min_lr, float(self.max_lr))):
+            if not math.isfinite(high - low):
+                raise ValueError(f"the range between the 1cycle LRs overflows, got {factors}")
+
     @property
     def initial_lr(self) -> float:
+        """The LR at step 0: ``max_lr / div_factor``."""
         return self.max_lr / self.div_factor
 
     @property
     def min_lr(self) -> float:
+        """The LR at the last step: ``initial_lr / final_div_factor``."""
         return self.initial_lr / self.final_div_factor
 
     @property
@@ -336,13 +446,22 @@ class OneCycleSchedule(_Serialisable):
         return ((0.0, warmup_end, initial, peak, "max", "base"), (warmup_end, last, peak, low, "base", "max"))
 
     def __call__(self, iteration: Iterations) -> Any:
-        """The learning rate at ``iteration`` (0 to ``total_steps``)."""
-        return self.lr_from_phase(*self.phase(iteration))
+        """The learning rate at ``iteration`` (0 to ``total_steps``).
+
+        ``total_steps - 1`` is the last step, at ``min_lr``; like PyTorch, the
+        curve extends one step further to ``total_steps`` and raises after.
+
+        Raises:
+            TypeError: ``iteration`` is not a number or an array of numbers.
+            ValueError: ``iteration`` is negative, not finite or past ``total_steps``.
+        """
+        return _finite("learning rate", self.lr_from_phase(*self.phase(iteration)), iteration)
 
     def momentum(self, iteration: Iterations, base_momentum: float = 0.85, max_momentum: float = 0.95) -> Any:
         """Momentum (or beta1) cycled opposite to the LR, as PyTorch's OneCycleLR does."""
         check_momentum_bounds(base_momentum, max_momentum)
-        return self.momentum_from_phase(*self.phase(iteration), base_momentum, max_momentum)
+        value = self.momentum_from_phase(*self.phase(iteration), base_momentum, max_momentum)
+        return _finite("momentum", value, iteration)
 
     def phase(self, iteration: Iterations) -> tuple[Any, Any]:
         """``(phase index, fraction of that phase done)`` at ``iteration``."""
@@ -351,11 +470,15 @@ class OneCycleSchedule(_Serialisable):
             step = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
             if step > self.total_steps:
                 self._check_step(step)
-            for i, (start, end) in enumerate(self._spans):  # type: ignore[attr-defined]
+            index = len(phases) - 1  # past the last phase's end: extrapolated, as in PyTorch
+            for i, (_, end) in enumerate(self._spans):  # type: ignore[attr-defined]
                 if step <= end:
-                    return i, (step - start) / (end - start)
-            start, end = self._spans[-1]  # type: ignore[attr-defined]
-            return len(phases) - 1, (step - start) / (end - start)  # past the end: extrapolated, as in PyTorch
+                    index = i
+                    break
+            start, end = self._spans[index]  # type: ignore[attr-defined]
+            if end == start:
+                raise self._zero_phase(step)
+            return index, (step - start) / (end - start)
         np = _numpy()
         steps = _array_iteration(iteration)
         if steps.size:
@@ -365,7 +488,15 @@ class OneCycleSchedule(_Serialisable):
             index = np.where(steps <= phases[i][1], i, index)
         starts = np.array([p[0] for p in phases])[index]
         ends = np.array([p[1] for p in phases])[index]
+        if (ends == starts).any():
+            raise self._zero_phase(steps[ends == starts][0].item())
         return index, (steps - starts) / (ends - starts)
+
+    def _zero_phase(self, step: float) -> ValueError:
+        return ValueError(
+            f"iteration={step!r} falls in a phase of zero steps, which has no LR (pct_start={self.pct_start!r}, "
+            f"total_steps={self.total_steps!r}, three_phase={self.three_phase!r})"
+        )
 
     def lr_from_phase(self, index: Any, pct: Any) -> Any:
         """The LR for a :meth:`phase` result."""
@@ -437,15 +568,30 @@ class RangeSweep(_Serialisable):
             its = _array_iteration(iteration)
             if its.size:
                 self._fraction(float(its.max()))
-            frac = its / (self.num_iter - 1) if self.num_iter > 1 else its * 0.0 + 1.0
+            frac = its / self._last_step() if self.num_iter > 1 else its * 0.0 + 1.0
         if self.step_mode == "linear":
-            return self.start_lr + (self.end_lr - self.start_lr) * frac
-        return self.start_lr * (self.end_lr / self.start_lr) ** frac
+            return _finite("learning rate", self.start_lr + (self.end_lr - self.start_lr) * frac, iteration)
+        ratio = self.end_lr / self.start_lr
+        if math.isfinite(ratio):
+            return _finite("learning rate", self.start_lr * ratio**frac, iteration)
+        # end_lr / start_lr overflows: interpolate the logarithms instead
+        low, high = math.log(self.start_lr), math.log(self.end_lr)
+        exp = math.exp if isinstance(frac, float) else _numpy().exp
+        return _finite("learning rate", exp(low + (high - low) * frac), iteration)
+
+    def _last_step(self) -> float:
+        """``num_iter - 1`` as a float (infinite past the float range, where every fraction is 0)."""
+        try:
+            return float(self.num_iter - 1)
+        except OverflowError:
+            return math.inf
 
     def _fraction(self, it: float) -> float:
         if it > self.num_iter - 1:
             raise ValueError(f"iteration must be <= num_iter - 1 = {self.num_iter - 1}, got iteration={it!r}")
-        return it / (self.num_iter - 1) if self.num_iter > 1 else 1.0
+        if self.num_iter == 1:
+            return 1.0
+        return it / (self.num_iter - 1) if isinstance(it, int) else it / self._last_step()
 
 
 Schedule = Union[CyclicSchedule, OneCycleSchedule, RangeSweep]
@@ -518,7 +664,13 @@ def recommended_step_size(iterations_per_epoch: int, epochs_per_step: float = 4.
     """
     ipe = check.positive_int("iterations_per_epoch", iterations_per_epoch)
     epochs = check.positive("epochs_per_step", epochs_per_step)
-    return max(1, round(ipe * epochs))
+    try:
+        return max(1, round(ipe * epochs))
+    except OverflowError:
+        raise ValueError(
+            "iterations_per_epoch * epochs_per_step must be a finite number of iterations, got "
+            f"iterations_per_epoch={iterations_per_epoch!r}, epochs_per_step={epochs_per_step!r}"
+        ) from None
 
 
 def cycle_aligned_iterations(budget: int, step_size_up: float, step_size_down: float | None = None) -> int:
@@ -531,16 +683,26 @@ def cycle_aligned_iterations(budget: int, step_size_up: float, step_size_down: f
     up = check.positive("step_size_up", step_size_up)
     down = up if step_size_down is None else check.positive("step_size_down", step_size_down)
     cycle = up + down
+    if not math.isfinite(cycle):
+        raise ValueError(f"step_size_up + step_size_down must be finite, got {up!r} + {down!r}")
     if budget < cycle:
         raise ValueError(f"budget must cover at least one cycle of {cycle:g} iterations, got budget={budget}")
-    # With fractional step sizes only some multiples of the cycle are whole iterations.
-    for cycles in range(math.floor(budget / cycle), 0, -1):
+    try:
+        most = math.floor(budget / cycle)
+    except OverflowError:
+        raise ValueError(f"budget / cycle length must be finite, got budget={budget}, cycle of {cycle:g}") from None
+    # With fractional step sizes only some multiples of the cycle are whole iterations;
+    # the search stops after _ALIGN_TRIES counts so that no cycle length can make it hang.
+    for cycles in range(most, max(0, most - _ALIGN_TRIES), -1):
         total = cycles * cycle
         if abs(total - round(total)) <= 1e-9 * total:
             return round(total)
     raise ValueError(
         f"no whole number of cycles of {cycle:g} iterations ends on a whole iteration within budget={budget}"
     )
+
+
+_ALIGN_TRIES = 100_000
 
 
 def base_lr_from_max_lr(max_lr: float, divisor: float = 4.0) -> float:

@@ -9,6 +9,7 @@ the framework-free schedules in :mod:`cyclr.schedules`. Extras are keyword-only:
 from __future__ import annotations
 
 import inspect
+import math
 import types
 import warnings
 from collections.abc import Mapping, Sequence
@@ -71,6 +72,13 @@ def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
         group["betas"] = (value, *group["betas"][1:])
     else:
         group["momentum"] = value
+
+
+def _check_finite(lrs: list[Any], step: int) -> None:
+    """ValueError if a float LR overflowed (PyTorch would hand the optimizer inf or nan)."""
+    for lr in lrs:
+        if isinstance(lr, float) and not math.isfinite(lr):
+            raise ValueError(f"the learning rate overflows to {lr!r} at step {step}")
 
 
 def _warn_called_directly() -> None:
@@ -266,6 +274,7 @@ class CyclicLR(LRScheduler):
         lrs = []
         for schedule in self._schedules:  # a plain loop: get_lr runs every step
             lrs.append(schedule.lr_from_wave(position, scale))
+        _check_finite(lrs, self.last_epoch)
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
