@@ -18,9 +18,9 @@ For every task and seed the suite follows the paper's protocol:
      same sweep as fastai's ``lr_find`` defaults). As fastai does: the loss is a
      bias-corrected EMA with beta 0.98, the sweep ends once that exceeds 4x its
      minimum, points [10:-5] are kept; the longest strictly decreasing
-     subsequence of the loss (the "longest valley", O(n^2) dynamic programme)
-     spans [start, end], and the LR at ``start + int(len/3) + int(len/6)``
-     (about 2/3 of the way down... in fastai's own arithmetic) is the suggestion.
+     subsequence of the loss (the "longest valley", an O(n^2) dynamic programme)
+     ends at ``end`` and is ``L`` points long; the suggestion is the LR at
+     ``end - L + int(L/3) + int(L/6)``, the index arithmetic of fastai's code.
    - ``lightning (reimpl.)``: Lightning's ``_LRFinder.suggestion(skip_begin=10,
      skip_end=1)`` on the same curve, smoothed the same way (Lightning's
      ``_LRCallback`` uses a bias-corrected EMA with beta 0.98 and stops above 4x
@@ -865,6 +865,7 @@ COLORS = {CYCLR: "tab:blue", TLF: "tab:orange", FASTAI: "tab:green", LIGHTNING: 
 
 def plot(results: dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
+    from matplotlib.transforms import blended_transform_factory
 
     names = list(results["tasks"])
     fig, axes = plt.subplots(len(names), 2, figsize=(13, 3.0 * len(names)), squeeze=False)
@@ -878,8 +879,8 @@ def plot(results: dict[str, Any], path: str) -> None:
             if gaps:
                 ax_gap.bar(i, np.mean(gaps), color=COLORS[p], alpha=0.6)
                 ax_gap.scatter([i] * len(gaps), gaps, color=COLORS[p], s=12, zorder=3)
-                ax_gap.annotate(f"{np.mean(gaps):+.1f}", (i, 0), textcoords="offset points", xytext=(0, 4),
-                                ha="center", fontsize=7)
+                ax_gap.text(i, 0.03, f"{np.mean(gaps):+.2f}", transform=blended_transform_factory(
+                    ax_gap.transData, ax_gap.transAxes), ha="center", fontsize=7)
         limit = -COLLAPSE_POINTS if s["metric"] == ACCURACY else -COLLAPSE_RELATIVE
         ax_gap.axhline(limit, color="grey", ls="--", lw=0.8)
         ax_gap.axhline(0, color="black", lw=0.5)
@@ -887,7 +888,9 @@ def plot(results: dict[str, Any], path: str) -> None:
         ax_gap.set_ylabel("gap, acc pts" if s["metric"] == ACCURACY else "gap, MSE %")
         ax_gap.set_title(f"{name}: final gap to best constant (dashed: collapse)", fontsize=9)
         low = min(min(s["policies"][p]["gap"].values(), default=0) for p in labels)
-        ax_gap.set_ylim(max(low, 10 * limit) - abs(limit) * 0.5, None)  # far-off points are clipped
+        high = max(max(s["policies"][p]["gap"].values(), default=0) for p in labels)
+        span = max(high, 0) - max(low, 10 * limit)  # far-off points are clipped; the labels give the means
+        ax_gap.set_ylim(max(low, 10 * limit) - 0.2 * span, max(high, 0) + 0.1 * span)
 
         rt = entry["seeds"]["0"]["range_tests"]
         c = rt["cyclr_curve"]
