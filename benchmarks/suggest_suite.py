@@ -947,10 +947,21 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON-able: {value!r}")
 
 
+def finite_json(value: Any) -> Any:
+    """``value`` with NaN and infinities (e.g. in torch-lr-finder's loss history) replaced by None."""
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
 def save(results: dict[str, Any], out: str, report: str, figure: bool = True) -> None:
     def dump(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1, default=_json_default, allow_nan=False)
+            json.dump(finite_json(results), f, indent=1, default=_json_default, allow_nan=False)
 
     def text(tmp: str) -> None:
         with open(tmp, "w", encoding="utf-8") as f:

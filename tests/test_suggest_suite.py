@@ -79,6 +79,11 @@ def test_iterations_and_speedup(suite):
     assert suite.median_speedup([2.0, None, 3.0]) == pytest.approx(2.0)  # never reached counts as 0
 
 
+def test_results_json_has_no_nan(suite):
+    assert suite.finite_json({"a": [1.0, float("nan"), {"b": float("inf")}], "c": "x"}) == {
+        "a": [1.0, None, {"b": None}], "c": "x"}
+
+
 def _run(curve, policy, ipe=10):
     return {"curve": curve, "final": curve[-1], "policy": policy, "iterations_per_eval": ipe}
 
