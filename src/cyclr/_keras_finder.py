@@ -67,7 +67,7 @@ class LRFinder:
     Raises:
         TypeError: ``model`` is not a ``keras.Model`` or ``progress`` not a bool.
 
-    Example:
+    Examples:
         >>> import keras
         >>> import numpy as np
         >>> from cyclr.keras import LRFinder
@@ -163,7 +163,7 @@ class LRFinder:
             NoSuggestionError: in automatic mode, the coarse sweep is too short
                 to read, or the data ran out before the linear sweep had 20 steps.
 
-        Example:
+        Examples:
             >>> import keras
             >>> import numpy as np
             >>> from cyclr.keras import LRFinder
@@ -173,9 +173,9 @@ class LRFinder:
             >>> model.compile(optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"],
             ...               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             >>> result = LRFinder(model, progress=False).range_test(
-            ...     x, y, validation_data=(x, y), num_iter=20, coarse_iter=20, batch_size=16)
-            >>> result.coarse.sweep.step_mode, result.sweep.step_mode, len(result.metric_steps)
-            ('exp', 'linear', 20)
+            ...     x, y, validation_data=(x, y), num_iter=10, coarse_iter=10, val_every=5, batch_size=32)
+            >>> result.coarse.sweep.step_mode, result.sweep.step_mode, result.metric_steps.tolist()
+            ('exp', 'linear', [4, 9])
 
         References:
             Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,

@@ -17,7 +17,7 @@ def inner_optimizer(optimizer: Any) -> Any:
     Returns:
         The wrapped optimizer, or ``optimizer`` itself.
 
-    Example:
+    Examples:
         >>> import keras
         >>> from cyclr._keras_optimizer import inner_optimizer
         >>> sgd = keras.optimizers.SGD(0.1)

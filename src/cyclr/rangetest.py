@@ -53,7 +53,7 @@ def default_smooth_beta(num_iter: int) -> float:
     Raises:
         ValueError: ``num_iter`` is not a positive integer.
 
-    Example:
+    Examples:
         >>> from cyclr.rangetest import default_smooth_beta
         >>> default_smooth_beta(100), default_smooth_beta(500)
         (0.9, 0.98)
@@ -76,7 +76,7 @@ def check_stopping(smooth_beta: float | None, diverge_th: float) -> tuple[float 
         ValueError: either is out of range.
         TypeError: either is not a real number.
 
-    Example:
+    Examples:
         >>> from cyclr.rangetest import check_stopping
         >>> check_stopping(None, 5)
         (None, 5.0)
@@ -110,7 +110,7 @@ class RangeTestRecorder:
         TypeError: ``sweep`` is not a :class:`~cyclr.RangeSweep`.
         ValueError: ``smooth_beta`` or ``diverge_th`` is out of range.
 
-    Example:
+    Examples:
         >>> from cyclr import RangeSweep
         >>> from cyclr.rangetest import RangeTestRecorder
         >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"), diverge_th=3.0)
@@ -161,7 +161,7 @@ class RangeTestRecorder:
     def step(self) -> int:
         """Steps recorded so far: the index of the next step.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -174,7 +174,7 @@ class RangeTestRecorder:
     def done(self) -> bool:
         """True once the sweep is complete or the test has been stopped.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -188,7 +188,7 @@ class RangeTestRecorder:
     def ema_loss(self) -> float:
         """The latest bias-corrected EMA of the loss (NaN before the first step).
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -199,7 +199,15 @@ class RangeTestRecorder:
 
     @property
     def smoothed_loss(self) -> float:
-        """The older name of :attr:`ema_loss`."""
+        """The older name of :attr:`ema_loss`.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(2.0), recorder.smoothed_loss == recorder.ema_loss
+            (False, True)
+        """
         return self.ema_loss
 
     def lr(self, step: int | None = None) -> float:
@@ -214,7 +222,7 @@ class RangeTestRecorder:
         Raises:
             IndexError: ``step`` is past the sweep's end.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -237,7 +245,7 @@ class RangeTestRecorder:
         Raises:
             RuntimeError: the test has already stopped or finished.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -274,7 +282,7 @@ class RangeTestRecorder:
             ValueError: ``metrics`` is empty, its names changed, or this step already has metrics.
             TypeError: a value is not a real number.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -315,7 +323,7 @@ class RangeTestRecorder:
         Raises:
             ValueError: ``reason`` is not a stop reason.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -344,7 +352,7 @@ class RangeTestRecorder:
         Raises:
             ValueError: ``stop_reason`` is not a stop reason.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -408,7 +416,7 @@ class RangeTestResult:
         ValueError: the arrays differ in length, or a field is out of range.
         TypeError: ``coarse`` is not a result.
 
-    Example:
+    Examples:
         >>> from cyclr.rangetest import RangeTestResult
         >>> result = RangeTestResult(lrs=[0.0, 0.1, 0.2], losses=[2.0, 1.0, 1.5], smoothed_losses=[2.0, 1.4, 1.5])
         >>> len(result), result.stop_lr
@@ -457,14 +465,21 @@ class RangeTestResult:
 
     @property
     def smoothed_losses(self) -> np.ndarray:
-        """The older name of :attr:`ema_losses` (and its key in a saved file)."""
+        """The older name of :attr:`ema_losses` (and its key in a saved file).
+
+        Examples:
+            >>> from cyclr.rangetest import RangeTestResult
+            >>> result = RangeTestResult([0.0, 0.1], [2.0, 1.0], [2.0, 1.5])
+            >>> result.smoothed_losses is result.ema_losses
+            True
+        """
         return self.ema_losses
 
     @property
     def steps(self) -> np.ndarray:
         """The step numbers ``0..len(self) - 1``.
 
-        Example:
+        Examples:
             >>> from cyclr.rangetest import RangeTestResult
             >>> RangeTestResult([0.0, 0.1], [2.0, 1.0], [2.0, 1.5]).steps.tolist()
             [0, 1]
@@ -475,7 +490,7 @@ class RangeTestResult:
     def metric_lrs(self) -> np.ndarray:
         """LRs at which the metrics were measured.
 
-        Example:
+        Examples:
             >>> from cyclr.rangetest import RangeTestResult
             >>> result = RangeTestResult([0.0, 0.1, 0.2], [2.0, 1.0, 1.5], [2.0, 1.4, 1.5],
             ...                          metrics={"val_loss": [1.2]}, metric_steps=[1])
@@ -488,7 +503,7 @@ class RangeTestResult:
     def sweep(self) -> RangeSweep | None:
         """The sweep the test ran, from its settings (None when not recorded).
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
@@ -502,7 +517,7 @@ class RangeTestResult:
     def stop_lr(self) -> float | None:
         """LR where the test stopped early (the divergence point), None when it finished.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"), diverge_th=3.0)
@@ -524,7 +539,7 @@ class RangeTestResult:
     def log_scale(self) -> bool:
         """True for an exponential sweep: read and plot against log LR.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> RangeTestRecorder(RangeSweep(1e-5, 1.0, 5, "exp")).result().log_scale
@@ -571,7 +586,7 @@ class RangeTestResult:
             NoSuggestionError: the curve has no usable signal.
             ValueError: a bad ``method``, or ``metric`` names no recorded metric.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from cyclr.rangetest import RangeTestResult
             >>> lrs = np.geomspace(1e-4, 1.0, 100)
@@ -604,7 +619,7 @@ class RangeTestResult:
         Raises:
             ImportError: matplotlib is not installed (``pip install cyclr[plot]``).
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
@@ -628,7 +643,7 @@ class RangeTestResult:
             A dict with the format tag, the curve (the EMA under its file key
             ``"smoothed_losses"``), metrics, stop reason, settings and the coarse sweep.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
             >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
@@ -672,7 +687,7 @@ class RangeTestResult:
             TypeError: ``data`` or a field has the wrong type.
             ValueError: a field is missing, unknown or out of range.
 
-        Example:
+        Examples:
             >>> from cyclr.rangetest import RangeTestResult
             >>> RangeTestResult.from_dict({"format": "cyclr.range_test"})
             Traceback (most recent call last):
@@ -714,7 +729,7 @@ class RangeTestResult:
             FileExistsError: ``path`` exists and ``overwrite`` is False.
             OSError: the file cannot be written.
 
-        Example:
+        Examples:
             >>> import os, tempfile
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
@@ -746,7 +761,7 @@ class RangeTestResult:
             ValueError: the file is not valid UTF-8 JSON, is nested too deeply, or is not a saved range test.
             TypeError: a field has the wrong type.
 
-        Example:
+        Examples:
             >>> import os, tempfile
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder
@@ -783,7 +798,7 @@ class RangeTestResult:
             FileExistsError: ``path`` exists and ``overwrite`` is False.
             OSError: the file cannot be written.
 
-        Example:
+        Examples:
             >>> import os, tempfile
             >>> from cyclr import RangeSweep
             >>> from cyclr.rangetest import RangeTestRecorder

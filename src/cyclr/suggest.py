@@ -53,7 +53,7 @@ class NoSuggestionError(ValueError):
 
     A subclass of ValueError: the curve, an input, cannot be read.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from cyclr.suggest import NoSuggestionError, bounds_from_loss
         >>> try:
@@ -85,7 +85,7 @@ class Bounds:
         ValueError: a bound is not positive, ``max_lr < base_lr``, or a group
             ratio is not positive.
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import Bounds
         >>> bounds = Bounds(0.001, 0.004, "valley")
         >>> bounds.schedule(iterations_per_epoch=100)(400)
@@ -132,7 +132,7 @@ class Bounds:
         Raises:
             ValueError: a count is not positive, or an argument the schedule rejects.
 
-        Example:
+        Examples:
             >>> from cyclr.suggest import Bounds
             >>> sched = Bounds(0.001, 0.004, "valley").schedule(iterations_per_epoch=10, epochs_per_step=2)
             >>> [round(float(sched(i)), 4) for i in (0, 10, 20, 40)]
@@ -171,7 +171,7 @@ class Bounds:
         Raises:
             ValueError: a count is not positive.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> from cyclr.suggest import Bounds
             >>> kwargs = Bounds(0.001, 0.004, "valley").cyclic_lr_kwargs(iterations_per_epoch=10)
@@ -198,7 +198,7 @@ class Bounds:
         Returns:
             Every field, with ``details`` a dict and ``warnings`` a list.
 
-        Example:
+        Examples:
             >>> from cyclr.suggest import Bounds
             >>> Bounds(0.001, 0.004, "valley").to_dict()["max_lr"]
             0.004
@@ -229,7 +229,7 @@ def ema_update(average: float, value: float, beta: float, step: int) -> tuple[fl
         ``(average, corrected)``: the running average to carry to the next step,
         and the bias-corrected value for this step.
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import ema_update
         >>> average, first = ema_update(0.0, 3.0, 0.9, 1)
         >>> first  # bias correction: the first value is the value itself
@@ -261,7 +261,7 @@ def ema(values: ArrayLike, beta: float = 0.98) -> np.ndarray:
     Raises:
         ValueError: ``beta`` is outside [0, 1).
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import ema
         >>> ema([3.0, 1.0, 1.0], beta=0.9).round(4).tolist()
         [3.0, 1.9474, 1.5978]
@@ -290,7 +290,7 @@ def default_window(n: int) -> int:
     Returns:
         The window length for :func:`smooth`.
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import default_window
         >>> default_window(10), default_window(100), default_window(1000)
         (3, 5, 51)
@@ -314,7 +314,7 @@ def smooth(values: ArrayLike, window: int | None = None) -> np.ndarray:
     Raises:
         ValueError: ``window`` is not a positive integer.
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import smooth
         >>> smooth([1.0, 1.0, 9.0, 1.0, 1.0, 2.0, 3.0]).tolist()  # the spike is gone
         [1.0, 1.0, 1.0, 1.0, 1.3333333333333333, 2.0, 3.0]
@@ -417,7 +417,7 @@ def noise_level(values: ArrayLike) -> float:
     Returns:
         The estimated standard deviation (0.0 for fewer than three points).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from cyclr.suggest import noise_level
         >>> noisy = np.linspace(0.0, 1.0, 2000) + np.random.default_rng(0).normal(0.0, 0.1, 2000)
@@ -572,7 +572,7 @@ def steepest(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_e
         NoSuggestionError: the curve is too short, flat, or never falls clearly.
         ValueError: ``lrs`` and ``losses`` differ in length, or ``lrs`` is not increasing.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> lrs = np.geomspace(1e-4, 1.0, 100)
         >>> x = np.log10(lrs)
@@ -607,7 +607,7 @@ def valley(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end
         NoSuggestionError: the curve is too short, flat, or never falls clearly.
         ValueError: ``lrs`` and ``losses`` differ in length, or ``lrs`` is not increasing.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> lrs = np.geomspace(1e-4, 1.0, 100)
         >>> x = np.log10(lrs)
@@ -635,7 +635,7 @@ def min_div10(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_
         NoSuggestionError: the curve is too short, flat, or never falls clearly.
         ValueError: ``lrs`` and ``losses`` differ in length, or ``lrs`` is not increasing.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> lrs = np.geomspace(1e-4, 1.0, 100)
         >>> x = np.log10(lrs)
@@ -678,7 +678,7 @@ def bounds_from_loss(
         NoSuggestionError: the curve is too short, flat, or never falls clearly.
         ValueError: a bad ``method`` or ``divisor``, or mismatched ``lrs`` and ``losses``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> lrs = np.geomspace(1e-4, 1.0, 100)
         >>> x = np.log10(lrs)
@@ -752,7 +752,7 @@ def bounds_from_metric(
         NoSuggestionError: too few points, or the metric is flat or never rises clearly.
         ValueError: a bad option, or mismatched ``lrs`` and ``values``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from cyclr.suggest import bounds_from_metric
         >>> lrs = np.linspace(0.0, 0.02, 30)
@@ -861,7 +861,7 @@ def is_loss_like(name: str) -> bool:
     Returns:
         Whether the metric reading should read it falling rather than rising.
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import is_loss_like
         >>> is_loss_like("val_loss"), is_loss_like("val_mae"), is_loss_like("val_accuracy")
         (True, True, False)
@@ -883,7 +883,7 @@ def default_metric(names: Iterable[str]) -> str | None:
         The first name containing "acc" (any case), else ``"val_loss"`` if
         recorded, else None.
 
-    Example:
+    Examples:
         >>> from cyclr.suggest import default_metric
         >>> default_metric(["val_loss", "val_accuracy"]), default_metric(["val_loss"]), default_metric([])
         ('val_accuracy', 'val_loss', None)
@@ -940,7 +940,7 @@ def suggest_bounds(
             no metric recorded.
         ValueError: a bad ``method``, or ``metric`` names no recorded metric.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from cyclr.suggest import suggest_bounds
         >>> lrs = np.linspace(0.0, 0.02, 60)

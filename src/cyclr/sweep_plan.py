@@ -70,7 +70,7 @@ def default_step_mode(start_lr: float, end_lr: float) -> str:
     Returns:
         ``"linear"`` or ``"exp"``.
 
-    Example:
+    Examples:
         >>> from cyclr.sweep_plan import default_step_mode
         >>> default_step_mode(0.0, 1.0), default_step_mode(0.01, 0.5), default_step_mode(1e-5, 1.0)
         ('linear', 'linear', 'exp')
@@ -94,7 +94,7 @@ def auto_num_iter(batches_per_epoch: int | None, accumulation_steps: int = 1) ->
         [:data:`MIN_AUTO_ITER`, :data:`MAX_AUTO_ITER`]; :data:`UNSIZED_AUTO_ITER`
         when the length is unknown.
 
-    Example:
+    Examples:
         >>> from cyclr.sweep_plan import auto_num_iter
         >>> auto_num_iter(45), auto_num_iter(45, accumulation_steps=3), auto_num_iter(500), auto_num_iter(None)
         (360, 120, 1000, 300)
@@ -118,7 +118,7 @@ def default_val_every(num_iter: int) -> int:
     Returns:
         ``max(1, num_iter // 30)``.
 
-    Example:
+    Examples:
         >>> from cyclr.sweep_plan import default_val_every
         >>> default_val_every(360), default_val_every(12)
         (12, 1)
@@ -135,7 +135,7 @@ def sized_length(data: Any) -> int | None:
     Returns:
         The length, or None.
 
-    Example:
+    Examples:
         >>> from cyclr.sweep_plan import sized_length
         >>> sized_length([1, 2, 3]), sized_length(iter([1, 2, 3]))
         (3, None)
@@ -165,7 +165,7 @@ def linear_end_from_coarse(coarse: RangeTestResult, data_name: str = "train_load
         NoSuggestionError: the coarse sweep has fewer than 5 steps (the data ran
             out, or training diverged at once).
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from cyclr.rangetest import RangeTestResult
         >>> from cyclr.sweep_plan import linear_end_from_coarse
@@ -207,7 +207,7 @@ def check_not_exhausted(result: RangeTestResult, drawn: int, minimum: int, data_
     Raises:
         NoSuggestionError: the data ran out before the sweep had ``minimum`` steps.
 
-    Example:
+    Examples:
         >>> from cyclr.rangetest import RangeTestResult
         >>> from cyclr.sweep_plan import check_not_exhausted
         >>> short = RangeTestResult([0.0, 0.1], [2.0, 1.9], [2.0, 1.95], stop_reason="exhausted", stop_step=2)
@@ -243,7 +243,7 @@ def partial_result(
     Returns:
         The partial result.
 
-    Example:
+    Examples:
         >>> from cyclr import RangeSweep
         >>> from cyclr.rangetest import RangeTestRecorder
         >>> from cyclr.sweep_plan import partial_result
@@ -264,7 +264,13 @@ def partial_result(
 
 
 class ProgressBar(Protocol):
-    """What a finder's loop calls on its progress bar (tqdm's names)."""
+    """What a finder's loop calls on its progress bar (tqdm's names).
+
+    Examples:
+        >>> from cyclr.sweep_plan import progress_bar
+        >>> bar = progress_bar(False, 10)
+        >>> bar.update(3); bar.set_postfix(lr="0.1"); bar.close()
+    """
 
     def update(self, n: int = 1) -> Any:
         """Advance by ``n`` steps."""
@@ -304,7 +310,7 @@ def progress_bar(enabled: bool, total: int, stage: Stage = "single") -> Progress
     Raises:
         ImportError: ``enabled`` and tqdm is not installed.
 
-    Example:
+    Examples:
         >>> from cyclr.sweep_plan import progress_bar
         >>> bar = progress_bar(False, 100)
         >>> bar.update(10); bar.close()
@@ -317,7 +323,19 @@ def progress_bar(enabled: bool, total: int, stage: Stage = "single") -> Progress
 
 
 class SweepLoop(Protocol):
-    """A finder's training loop, as :meth:`SweepPlan.run` drives it."""
+    """A finder's training loop, as :meth:`SweepPlan.run` drives it.
+
+    ``cyclr.torch.LRFinder`` and ``cyclr.keras.LRFinder`` each have one; the
+    example of :meth:`SweepPlan.run` has a minimal one.
+
+    Examples:
+        >>> from cyclr.sweep_plan import SweepLoop
+        >>> class Loop:
+        ...     batches_drawn = 0
+        ...     def train(self, recorder, validate): ...
+        ...     def restart(self): ...
+        >>> loop: SweepLoop = Loop()
+    """
 
     batches_drawn: int
     """Batches drawn from the training data so far, over every stage."""
@@ -347,7 +365,7 @@ class SweepPlan:
         diverge_th: the recorder's divergence threshold.
         settings: the finder's own options, stored on every result.
 
-    Example:
+    Examples:
         >>> from cyclr.sweep_plan import SweepPlan
         >>> plan = SweepPlan.build(batches_per_epoch=45)
         >>> plan.two_stage, plan.num_iter, plan.val_every, plan.coarse_sweep()
@@ -370,7 +388,13 @@ class SweepPlan:
 
     @property
     def two_stage(self) -> bool:
-        """True in the automatic mode: a coarse exponential sweep, then a linear one."""
+        """True in the automatic mode: a coarse exponential sweep, then a linear one.
+
+        Examples:
+            >>> from cyclr.sweep_plan import SweepPlan
+            >>> SweepPlan.build().two_stage, SweepPlan.build(start_lr=0.0).two_stage
+            (True, False)
+        """
         return self.sweep is None
 
     @classmethod
@@ -423,7 +447,7 @@ class SweepPlan:
                 the automatic sweep's start.
             TypeError: an option has the wrong type.
 
-        Example:
+        Examples:
             >>> from cyclr.sweep_plan import SweepPlan
             >>> SweepPlan.build(start_lr=0.0, end_lr=0.5, num_iter=40).sweep
             RangeSweep(start_lr=0.0, end_lr=0.5, num_iter=40, step_mode='linear')
@@ -456,7 +480,7 @@ class SweepPlan:
         Returns:
             The sweep, ``coarse_iter`` steps long.
 
-        Example:
+        Examples:
             >>> from cyclr.sweep_plan import SweepPlan
             >>> SweepPlan.build(end_lr=1.0, coarse_iter=50).coarse_sweep().num_iter
             50
@@ -476,7 +500,7 @@ class SweepPlan:
         Raises:
             NoSuggestionError: the coarse sweep is too short to read.
 
-        Example:
+        Examples:
             >>> import numpy as np
             >>> from cyclr.rangetest import RangeTestResult
             >>> from cyclr.sweep_plan import SweepPlan
@@ -498,7 +522,7 @@ class SweepPlan:
         Returns:
             The recorder.
 
-        Example:
+        Examples:
             >>> from cyclr.sweep_plan import SweepPlan
             >>> plan = SweepPlan.build(start_lr=0.0, end_lr=1.0, num_iter=30, settings={"runner": "mine"})
             >>> plan.recorder(plan.sweep, "single").result().settings["runner"]
@@ -540,7 +564,7 @@ class SweepPlan:
             NoSuggestionError: the coarse sweep is too short to read, or the data
                 ran out before the sweep had enough steps (:func:`check_not_exhausted`).
 
-        Example:
+        Examples:
             >>> from cyclr.sweep_plan import SweepPlan
             >>> class Loop:  # trains nothing: every step's loss is 1.0
             ...     batches_drawn = 0

@@ -32,7 +32,7 @@ class RestoreError(RuntimeError):
         message: what failed.
         snapshot: the saved copy, intact.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.torch._state import RestoreError, TrainingState
         >>> model = torch.nn.Linear(2, 1)
@@ -131,7 +131,7 @@ def check_restorable(
         ValueError: a tensor (or ``device``) is on the meta device, which holds no values;
             the message names the argument.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.torch._state import check_restorable
         >>> model = torch.nn.Linear(2, 1, device="meta")
@@ -176,7 +176,7 @@ class RngState:
     A shuffling DataLoader and unseeded dropout draw from them, so a range test
     saves them first and puts them back after.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.torch._state import RngState
         >>> saved = RngState()
@@ -198,6 +198,15 @@ class RngState:
 
         Raises:
             RuntimeError: torch rejects a state (e.g. the CUDA devices changed).
+
+        Examples:
+            >>> import torch
+            >>> from cyclr.torch._state import RngState
+            >>> saved = RngState()
+            >>> first = torch.randint(100, (3,))
+            >>> saved.restore(); saved.restore()
+            >>> torch.equal(torch.randint(100, (3,)), first)
+            True
         """
         torch.set_rng_state(self.cpu)
         if self.cuda is not None:
@@ -222,7 +231,7 @@ class TrainingState:
     Raises:
         ValueError: a tensor sits on the meta device, where its values cannot be kept.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.torch._state import TrainingState
         >>> model = torch.nn.Linear(2, 1)
@@ -285,6 +294,17 @@ class TrainingState:
 
         Raises:
             RestoreError: a part could not be put back.
+
+        Examples:
+            >>> import torch
+            >>> from cyclr.torch._state import TrainingState
+            >>> model = torch.nn.Linear(2, 1)
+            >>> state = TrainingState(model, torch.optim.SGD(model.parameters(), lr=0.1))
+            >>> model.train(False)
+            Linear(in_features=2, out_features=1, bias=True)
+            >>> state.restore()
+            >>> model.training
+            True
         """
         errors: list[BaseException] = []
         steps: list[Callable[[], None]] = [self._restore_modes, *(t.restore for t in self.tensors)]

@@ -94,7 +94,7 @@ class LRFinder:
         ValueError: neither ``criterion`` nor ``step_fn``, ``metric_fn`` with
             ``step_fn`` or ``val_fn``, or a device that holds no data.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> from cyclr.torch import LRFinder
@@ -224,7 +224,7 @@ class LRFinder:
                 to read, or the data ran out before the linear sweep had 20 steps.
             RestoreError: the state could not be put back.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from torch import nn
             >>> from cyclr.torch import LRFinder
