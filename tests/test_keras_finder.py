@@ -218,3 +218,70 @@ def test_schedule_and_finder_on_the_jax_backend():
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
     run = subprocess.run([sys.executable, "-c", JAX_SCRIPT], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stderr[-3000:]
+
+
+def digits_model(seed: int = 0) -> keras.Model:
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(64, activation="relu"), keras.layers.Dense(10)])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def test_automatic_two_stage_mode_on_digits():
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    order = np.random.default_rng(0).permutation(len(x))
+    train, val = order[:608], order[1200:1500]
+    model = digits_model()
+    model.optimizer.build(model.trainable_variables)  # its momentum variables, to compare afterwards
+    before = snapshot(model)
+    finder = LRFinder(model, progress=False)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: more threads only contend for the cores
+    try:
+        result = finder.range_test(x[train], y[train], validation_data=(x[val], y[val]))
+    finally:
+        torch.set_num_threads(threads)
+    coarse = result.coarse
+    assert finder.result is result
+    # the torch finder's plan: a coarse exponential sweep from 1e-7 to 10 over 100 steps, then 8 epochs linear from 0
+    assert coarse is not None and coarse.log_scale and coarse.lrs[0] == pytest.approx(1e-7)
+    assert coarse.settings["stage"] == "coarse" and coarse.metrics == {}
+    assert coarse.stop_reason in ("diverged", "finished")
+    assert result.settings["stage"] == "main" and result.sweep.step_mode == "linear"
+    assert result.sweep.num_iter == 8 * 19 and result.lrs[0] == 0.0
+    assert result.sweep.end_lr <= (coarse.stop_lr or 10.0)
+    assert result.settings["val_every"] == 8 * 19 // 30 and result.metric_steps.size >= 25
+    bounds = result.suggest()
+    assert bounds.method == "metric" and bounds.details["metric"] == "val_accuracy"
+    assert result.metrics["val_accuracy"].max() > 0.8
+    assert 0.005 < bounds.max_lr < result.sweep.end_lr
+    assert_same_state(model, before)
+
+
+def test_automatic_mode_on_a_one_shot_generator_says_so():
+    def batches(n):
+        for _ in range(n):
+            yield X[:16], Y[:16]
+
+    from cyclr import NoSuggestionError
+
+    finder = LRFinder(classifier(), progress=False)
+    with pytest.raises(NoSuggestionError, match="ran out of batches after 3 steps: x is a one-shot"):
+        finder.range_test(batches(3), num_iter=40)
+    with pytest.raises(NoSuggestionError, match="x was exhausted after 25 batches, leaving the linear sweep 5 steps"):
+        finder.range_test(batches(25), num_iter=40, coarse_iter=20)
+    partial = finder.result
+    assert partial is not None and len(partial) == 5 and partial.coarse is not None and len(partial.coarse) == 20
+
+
+def test_step_mode_exp_without_start_lr_is_one_exponential_sweep():
+    result = LRFinder(classifier(), progress=False).range_test(X, Y, num_iter=12, step_mode="exp", batch_size=16)
+    assert result.coarse is None and result.settings["stage"] == "single"
+    assert result.sweep == RangeSweep(1e-7, 10.0, 12, "exp") or result.stop_reason != "finished"

@@ -237,3 +237,43 @@ def test_auto_falls_back_to_the_loss_with_a_warning_when_the_metric_is_flat() ->
     assert "val_accuracy" in bounds.warnings[0] and "flat" in bounds.warnings[0]
     with pytest.raises(NoSuggestionError, match="flat"):
         res.suggest("metric")
+
+
+@given(
+    st.lists(st.floats(min_value=1e-6, max_value=1e6, allow_nan=False), min_size=1, max_size=60),
+    st.floats(min_value=0.0, max_value=0.999),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_recorder_ema_is_suggest_ema_bit_for_bit(losses: list[float], beta: float) -> None:
+    sweep = RangeSweep(0.0, 1.0, len(losses))
+    rec = RangeTestRecorder(sweep, smooth_beta=beta, diverge_th=1e300)
+    for loss in losses:
+        rec.record_loss(loss)
+    res = rec.result()
+    assert res.ema_losses.tolist() == ema(losses, beta).tolist()
+    assert rec.ema_loss == rec.smoothed_loss == res.ema_losses[-1]
+
+
+def test_smoothed_losses_is_the_older_name_of_ema_losses_and_the_file_key(tmp_path) -> None:
+    res = record([3.0, 2.0, 2.5], smooth_beta=0.5).result()
+    assert res.smoothed_losses is res.ema_losses
+    assert res.to_dict()["smoothed_losses"] == res.ema_losses.tolist()
+    res.save(tmp_path / "r.json")
+    assert RangeTestResult.load(tmp_path / "r.json").ema_losses.tolist() == res.ema_losses.tolist()
+
+
+def test_suggest_is_the_reading_policy_over_the_curve() -> None:
+    from cyclr.suggest import suggest_bounds
+
+    rec = RangeTestRecorder(RangeSweep(0.0, 1.0, 100), settings={"group_ratios": [1.0, 0.5]})
+    for i in range(100):
+        rec.record_loss(1.0)
+        if i % 4 == 3:
+            lr = rec.lr(i)
+            rec.record_metrics({"val_loss": 1.0 - lr, "val_acc": min(lr / 0.3, 1.0) - max(0.0, lr - 0.6)})
+    res = rec.result()
+    for method, metric in (("auto", None), ("metric", "val_loss")):
+        direct = suggest_bounds(res.lrs, res.losses, res.metrics, res.metric_lrs, method=method, metric=metric,
+                                log_x=res.log_scale, group_ratios=(1.0, 0.5))
+        assert res.suggest(method, metric=metric) == direct
+        assert direct.group_ratios == (1.0, 0.5)

@@ -341,3 +341,45 @@ def test_bounds_name_the_bad_group_ratio() -> None:
 def test_bounds_str_mentions_warnings() -> None:
     text = str(Bounds(0.01, 0.04, "valley", "why", warnings=("check me",)))
     assert "base_lr=0.01" in text and "check me" in text
+
+
+def test_cyclic_lr_kwargs_fit_every_cyclic_schedule() -> None:
+    keras = pytest.importorskip("keras")
+    from cyclr.keras import CyclicLR as KerasCyclicLR
+
+    kwargs = Bounds(0.01, 0.04, "valley").cyclic_lr_kwargs(iterations_per_epoch=10)
+    core = CyclicSchedule(**kwargs)
+    keras_schedule = KerasCyclicLR(**kwargs)
+    for step in (0, 13, 40, 77):
+        assert float(keras.ops.convert_to_numpy(keras_schedule(step))) == pytest.approx(float(core(step)))
+
+
+def test_policy_default_metric_and_loss_like_names() -> None:
+    from cyclr.suggest import default_metric, is_loss_like
+
+    assert default_metric(["val_loss", "top1_Acc"]) == "top1_Acc"
+    assert default_metric(["val_loss", "val_f1"]) == "val_loss"
+    assert default_metric(["val_f1"]) is None
+    assert [is_loss_like(n) for n in ("val_loss", "val_error", "val_rmse", "val_accuracy")] == [
+        True, True, True, False]
+
+
+def test_policy_reads_the_loss_when_no_metric_was_recorded() -> None:
+    from cyclr.suggest import suggest_bounds
+
+    lrs = np.geomspace(1e-4, 1.0, 200)
+    loss = 2.0 / (1 + lrs / 1e-2) + 50 * lrs**2
+    assert suggest_bounds(lrs, loss) == bounds_from_loss(lrs, loss, method="valley")
+    assert suggest_bounds(lrs, loss, method="steepest").method == "steepest"
+    with pytest.raises(NoSuggestionError, match="no metric was recorded"):
+        suggest_bounds(lrs, loss, method="metric")
+    with pytest.raises(ValueError, match="method must be one of"):
+        suggest_bounds(lrs, loss, method="peak")
+
+
+def test_policy_keeps_the_metric_error_when_the_loss_has_no_signal_either() -> None:
+    from cyclr.suggest import suggest_bounds
+
+    lrs = np.linspace(0.001, 1.0, 60)
+    with pytest.raises(NoSuggestionError, match="the metric is flat"):
+        suggest_bounds(lrs, np.ones(60), {"val_accuracy": np.full(30, 0.5)}, lrs[::2])

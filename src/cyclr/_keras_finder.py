@@ -1,19 +1,27 @@
 """``cyclr.keras.LRFinder``: the LR range test on a compiled Keras 3 model, any backend.
 
-Each step is one ``model.train_on_batch`` at the sweep's next LR; the loss goes
-to a :class:`~cyclr.rangetest.RangeTestRecorder`, which decides when to stop.
-The sweep reaches the optimizer as a temporary ``LearningRateSchedule`` indexed
-by the optimizer's ``iterations``, so it also works where the train step is
+This module is the training loop only; the sweep (the automatic two-stage
+mode, the defaults, the checks) is planned by :mod:`cyclr.sweep_plan`, the
+same way as for ``cyclr.torch.LRFinder``. Each step is one
+``model.train_on_batch`` at the sweep's next LR; the loss goes to a
+:class:`~cyclr.rangetest.RangeTestRecorder`, which decides when to stop. The
+sweep reaches the optimizer as a temporary ``LearningRateSchedule`` indexed by
+the optimizer's ``iterations``, so it also works where the train step is
 compiled (jax, tensorflow) and whatever learning rate the optimizer had. The
 model's variables (random seeds included), the optimizer's variables and
 learning rate, the metric states and, on the torch backend, torch's global RNG
-are put back afterwards, also when the test raises.
+are put back afterwards (and between the two sweeps of the automatic mode),
+also when the test raises.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186 (section 3.3, the range test).
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
+import math
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -21,10 +29,12 @@ import keras
 import numpy as np
 
 from . import _validate as check
+from ._keras_optimizer import inner_optimizer
 from .rangetest import RangeTestRecorder, RangeTestResult
-from .schedules import STEP_MODES, RangeSweep
+from .sweep_plan import SweepPlan, progress_bar, sized_length
 
 Batch = tuple[Any, Any, Any]  # (x, y, sample_weight)
+DEFAULT_BATCH_SIZE = 32
 
 
 class _SweepLR(keras.optimizers.schedules.LearningRateSchedule):
@@ -53,6 +63,28 @@ class LRFinder:
     After :meth:`range_test` the model and its optimizer are as before; the
     curve is on ``finder.result`` (also when the test raises, and on the
     exception as ``range_test_result``).
+
+    Raises:
+        TypeError: ``model`` is not a ``keras.Model`` or ``progress`` not a bool.
+
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from cyclr.keras import LRFinder
+        >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+        >>> y = (x[:, 0] > 0).astype("int64")
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+        >>> model.compile(optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"],
+        ...               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> finder = LRFinder(model, progress=False)
+        >>> result = finder.range_test(x, y, validation_data=(x, y), start_lr=0.0, end_lr=0.5, num_iter=12,
+        ...                            batch_size=16, val_every=4)
+        >>> len(result), sorted(result.metrics)
+        (12, ['val_accuracy', 'val_loss'])
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3)
     """
 
     def __init__(self, model: keras.Model, progress: bool = True) -> None:
@@ -69,9 +101,9 @@ class LRFinder:
         x: Any,
         y: Any = None,
         validation_data: Any = None,
-        start_lr: float = 1e-7,
-        end_lr: float = 10.0,
-        num_iter: int = 100,
+        start_lr: float | None = None,
+        end_lr: float | None = None,
+        num_iter: int | None = None,
         step_mode: str | None = None,
         batch_size: int | None = None,
         *,
@@ -79,102 +111,159 @@ class LRFinder:
         val_batches: int | None = None,
         smooth_beta: float | None = None,
         diverge_th: float = 5.0,
+        coarse_iter: int = 100,
         seed: int = 0,
     ) -> RangeTestResult:
-        """Train while the LR rises from ``start_lr`` to ``end_lr``; return the curve.
+        """Train while the LR rises; return the curve. The model is restored afterwards.
+
+        The sweep is planned as for ``cyclr.torch.LRFinder``
+        (:class:`cyclr.sweep_plan.SweepPlan`). With ``start_lr=None`` (the
+        default, for when the LR scale is unknown) it runs two sweeps from the
+        same starting state: a coarse exponential one from 1e-7 to ``end_lr``
+        (default 10) over ``coarse_iter`` steps, stopped where training
+        diverges, then the paper's linear sweep from 0 up to that point with
+        the validation metrics. ``step_mode="exp"`` without ``start_lr`` runs
+        just one exponential sweep from 1e-7 over ``num_iter`` steps. With
+        ``start_lr`` given it runs one sweep; ``step_mode=None`` then means
+        linear when ``end_lr / start_lr < 100`` (the paper's sweep), else exponential.
 
         Args:
-            x, y: training data as for ``model.fit``: arrays (or nested
-                structures of arrays) with ``y``, cut into batches of
-                ``batch_size`` (default 32) and reshuffled every pass with
-                ``seed``; or, with ``y=None``, any iterable of batches
-                (``(x, y)`` or ``(x, y, sample_weight)``: a generator,
-                ``keras.utils.PyDataset``, ``tf.data.Dataset``, torch
+            x: training data as for ``model.fit``: arrays (or nested structures
+                of arrays) with ``y``, cut into batches of ``batch_size`` and
+                reshuffled every pass with ``seed``; or, with ``y=None``, any
+                iterable of batches (``(x, y)`` or ``(x, y, sample_weight)``: a
+                generator, ``keras.utils.PyDataset``, ``tf.data.Dataset``, torch
                 ``DataLoader``), re-iterated when shorter than the sweep.
+            y: the targets when ``x`` holds arrays.
             validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``
-                arrays, or an iterable of batches; evaluated every ``val_every``
-                steps (default about 30 times per sweep), its first ``val_batches``
-                batches (default all; an endless generator needs a number).
-            step_mode: ``"linear"`` (the paper's sweep) or ``"exp"``; None picks
-                linear when ``start_lr`` is 0 or ``end_lr / start_lr < 100``.
-            smooth_beta, diverge_th: the recorder's EMA factor (None: about a tenth of
-                the sweep, see :func:`cyclr.rangetest.default_smooth_beta`) and divergence threshold.
+                arrays, or an iterable of batches; evaluated every ``val_every`` steps.
+            start_lr: the first LR of a single sweep; None: the automatic mode.
+            end_lr: the last LR (of the coarse sweep in automatic mode); None: 10.
+            num_iter: steps of the (main) sweep; default 8 epochs of ``x``,
+                within 100..1000 (300 when its length is unknown).
+            step_mode: ``"linear"``, ``"exp"`` or None (see above).
+            batch_size: rows per batch of array data; default 32.
+            val_every: steps between validations; default about 30 per sweep.
+            val_batches: validation batches kept; None: all (an endless generator needs a number).
+            smooth_beta: the recorder's EMA factor; None: about a tenth of the
+                sweep, see :func:`cyclr.rangetest.default_smooth_beta`.
+            diverge_th: stop when the loss's EMA exceeds this many times its minimum.
+            coarse_iter: steps of the coarse exponential sweep (automatic mode only).
+            seed: the shuffling seed for array data.
+
+        Returns:
+            The :class:`~cyclr.rangetest.RangeTestResult`; in automatic mode the
+            coarse sweep is its ``coarse``.
+
+        Raises:
+            TypeError: ``x`` or ``validation_data`` is neither arrays nor an
+                iterable of batches, or an option has the wrong type.
+            ValueError: the model is not compiled, an option is out of range, or
+                the data is empty.
+            NoSuggestionError: in automatic mode, the coarse sweep is too short
+                to read, or the data ran out before the linear sweep had 20 steps.
+
+        Examples:
+            >>> import keras
+            >>> import numpy as np
+            >>> from cyclr.keras import LRFinder
+            >>> x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+            >>> y = (x[:, 0] > 0).astype("int64")
+            >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+            >>> model.compile(optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"],
+            ...               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            >>> result = LRFinder(model, progress=False).range_test(
+            ...     x, y, validation_data=(x, y), num_iter=10, coarse_iter=10, val_every=5, batch_size=32)
+            >>> result.coarse.sweep.step_mode, result.sweep.step_mode, result.metric_steps.tolist()
+            ('exp', 'linear', [4, 9])
+
+        References:
+            Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+            https://arxiv.org/abs/1506.01186 (section 3.3)
         """
         model = self.model
-        optimizer = getattr(model, "optimizer", None)
-        if optimizer is None or not getattr(model, "compiled", False):
+        if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", False):
             raise ValueError("model must be compiled with an optimizer and a loss before the range test")
-        start = check.non_negative("start_lr", start_lr)
-        end = check.positive("end_lr", end_lr)
-        if step_mode is None:
-            step_mode = "linear" if start == 0 or end / start < 100 else "exp"
-        mode = check.choice("step_mode", step_mode, STEP_MODES)
-        sweep = RangeSweep(start, end, check.positive_int("num_iter", num_iter), mode)  # type: ignore[arg-type]
-        size = 32 if batch_size is None else check.positive_int("batch_size", batch_size)
-        every = max(1, num_iter // 30) if val_every is None else check.positive_int("val_every", val_every)
-        n_val = None if val_batches is None else check.positive_int("val_batches", val_batches)
+        size = DEFAULT_BATCH_SIZE if batch_size is None else check.positive_int("batch_size", batch_size)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, got {seed!r}")
-        settings = {
-            "runner": "keras",
-            "batch_size": size if y is not None or _is_arrays(x) else None,
-            "val_every": every,
-            "val_batches": n_val,
-            "seed": seed,
-        }
-        # built (and its options checked) before any batch is drawn from a one-shot generator
-        recorder = RangeTestRecorder(sweep, smooth_beta, diverge_th, settings=settings)
+        arrays = y is not None or _is_arrays(x)
+        plan = SweepPlan.build(
+            start_lr, end_lr, num_iter, step_mode, batches_per_epoch=_batches_per_epoch(x, y, size, arrays),
+            val_every=val_every, val_batches=val_batches, smooth_beta=smooth_beta, diverge_th=diverge_th,
+            coarse_iter=coarse_iter, settings={"runner": "keras", "batch_size": size if arrays else None, "seed": seed},
+        )
+        # the options are checked (the plan built) before any batch is drawn from a one-shot generator
         batches = _training_batches(x, y, size, seed)
         first = next(batches, None)
         if first is None:
             raise ValueError(f"x must yield at least one batch, got an empty {type(x).__name__}")
-        batches = itertools.chain([first], batches)
-        val = None if validation_data is None else _validation_batches(validation_data, size, n_val)
-
+        val = None if validation_data is None else _validation_batches(validation_data, size, plan.val_batches)
         _build(model, first)
-        with _restored(model):
-            try:
-                self._sweep(recorder, batches, val, every)
-            except BaseException as exc:
-                self.result = recorder.result("interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
-                with contextlib.suppress(AttributeError, TypeError):
-                    exc.range_test_result = self.result  # type: ignore[attr-defined]
-                raise
-        self.result = recorder.result()
-        return self.result
+        state = _SavedState(model)
+        loop = _Loop(self, itertools.chain([first], batches), lambda: _training_batches(x, y, size, seed), val,
+                     plan.val_every, state)
+        try:
+            return plan.run(loop, self._keep, validate=val is not None, data_name="x")
+        finally:
+            state.restore()
 
-    def _sweep(
-        self, recorder: RangeTestRecorder, batches: Iterator[Batch], val: list[Batch] | None, every: int
+    def _keep(self, result: RangeTestResult) -> None:
+        self.result = result
+
+
+class _Loop:
+    """The training loop of one range_test call: what :meth:`SweepPlan.run` drives."""
+
+    def __init__(
+        self,
+        finder: LRFinder,
+        batches: Iterator[Batch],
+        fresh_batches: Callable[[], Iterator[Batch]],
+        val: list[Batch] | None,
+        val_every: int,
+        state: _SavedState,
     ) -> None:
-        model = self.model
-        optimizer = _inner(model.optimizer)
+        self.finder = finder
+        self.batches = batches
+        self.fresh_batches = fresh_batches
+        self.val = val
+        self.val_every = val_every
+        self.state = state
+        self.batches_drawn = 0
+
+    def train(self, recorder: RangeTestRecorder, validate: bool) -> None:
+        """Train through ``recorder``'s sweep until it finishes or says stop."""
+        model = self.finder.model
+        optimizer = inner_optimizer(model.optimizer)
         first_step = int(keras.ops.convert_to_numpy(optimizer.iterations))
         lrs = [recorder.lr(i) for i in range(recorder.sweep.num_iter)]
-        optimizer._learning_rate = _SweepLR(lrs, first_step)  # restored by _restored
+        optimizer._learning_rate = _SweepLR(lrs, first_step)  # put back by _SavedState.restore
         model.make_train_function(force=True)
-        bar = _progress_bar(self.progress, len(lrs))
+        bar = progress_bar(self.finder.progress, len(lrs), recorder.settings.get("stage", ""))
         try:
             while not recorder.done:
-                batch = next(batches, None)
+                batch = next(self.batches, None)
                 if batch is None:
                     recorder.stop("exhausted")
                     return
+                self.batches_drawn += 1
                 logs = model.train_on_batch(*batch, return_dict=True)
                 bar.update(1)
                 if recorder.record_loss(logs["loss"]):
                     return
-                if val is not None and recorder.step % every == 0:
-                    recorder.record_metrics(_evaluate(model, val))
+                if validate and self.val is not None and recorder.step % self.val_every == 0:
+                    recorder.record_metrics(_evaluate(model, self.val))
         finally:
             bar.close()
 
+    def restart(self) -> None:
+        """Back to the saved state, with the training data from its start (the linear sweep after the coarse one)."""
+        self.state.restore()
+        self.batches = self.fresh_batches()
+
 
 # --- state ---------------------------------------------------------------------------
-
-
-def _inner(optimizer: Any) -> Any:
-    """The optimizer that owns the learning rate (a LossScaleOptimizer wraps one)."""
-    return getattr(optimizer, "inner_optimizer", optimizer)
 
 
 def _build(model: keras.Model, batch: Batch) -> None:
@@ -185,26 +274,26 @@ def _build(model: keras.Model, batch: Batch) -> None:
         model.optimizer.build(model.trainable_variables)
 
 
-@contextlib.contextmanager
-def _restored(model: keras.Model) -> Iterator[None]:
-    """Put back every model, optimizer and metric variable, the learning rate and the compiled step."""
-    optimizer = _inner(model.optimizer)
-    learning_rate = optimizer._learning_rate
-    saved = [
-        (v, keras.ops.convert_to_numpy(v))
-        for v in itertools.chain(model.variables, model.optimizer.variables, model.metrics_variables)
-    ]
-    restore_rng = _save_global_rng()
-    try:
-        yield
-    finally:
-        restore_rng()
-        optimizer._learning_rate = learning_rate
-        model.reset_metrics()  # metrics first built during the test start from zero
-        for variable, value in saved:
+class _SavedState:
+    """Every model, optimizer and metric variable, the learning rate and the framework RNG, saved now."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
+        self.optimizer = inner_optimizer(model.optimizer)
+        self.learning_rate = self.optimizer._learning_rate
+        variables = itertools.chain(model.variables, model.optimizer.variables, model.metrics_variables)
+        self.values = [(v, np.array(keras.ops.convert_to_numpy(v), copy=True)) for v in variables]
+        self.restore_rng = _save_global_rng()
+
+    def restore(self) -> None:
+        """Put everything back; can run again."""
+        self.restore_rng()
+        self.optimizer._learning_rate = self.learning_rate
+        self.model.reset_metrics()  # metrics first built during the test start from zero
+        for variable, value in self.values:
             variable.assign(value)
         # the compiled step baked in the sweep; the next fit must trace it again
-        model.make_train_function(force=True)
+        self.model.make_train_function(force=True)
 
 
 def _save_global_rng() -> Callable[[], None]:
@@ -215,17 +304,9 @@ def _save_global_rng() -> Callable[[], None]:
     """
     if keras.backend.backend() != "torch":
         return lambda: None
-    import torch
+    from .torch._state import RngState
 
-    cpu = torch.get_rng_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
-
-    def restore() -> None:
-        torch.set_rng_state(cpu)
-        if cuda is not None:
-            torch.cuda.set_rng_state_all(cuda)
-
-    return restore
+    return RngState().restore
 
 
 # --- data ----------------------------------------------------------------------------
@@ -274,6 +355,13 @@ def _iterable_batches(data: Iterable[Any], *, repeat: bool) -> Iterator[Batch]:
             return
 
 
+def _batches_per_epoch(x: Any, y: Any, batch_size: int, arrays: bool) -> int | None:
+    """Batches in one pass over the training data; None when unknown."""
+    if arrays:
+        return math.ceil(_num_samples([part for part in (x, y) if part is not None]) / batch_size)
+    return sized_length(x)
+
+
 def _training_batches(x: Any, y: Any, batch_size: int, seed: int) -> Iterator[Batch]:
     if y is not None or _is_arrays(x):
         return _array_batches(x, y, batch_size, np.random.default_rng(seed))
@@ -303,19 +391,3 @@ def _evaluate(model: keras.Model, batches: list[Batch]) -> dict[str, float]:
     generator = ((x, y) if w is None else (x, y, w) for x, y, w in batches)
     logs = model.evaluate(generator, steps=len(batches), verbose=0, return_dict=True)
     return {f"val_{name}": float(value) for name, value in logs.items()}
-
-
-def _progress_bar(enabled: bool, total: int) -> Any:
-    if not enabled:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="range test", leave=False)
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

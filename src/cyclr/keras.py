@@ -34,7 +34,8 @@ from keras import ops
 
 from . import _traced
 from . import _validate as check
-from ._keras_finder import LRFinder, _inner
+from ._keras_finder import LRFinder
+from ._keras_optimizer import inner_optimizer
 from .scale import ScaleFn, register_scale_fn, scale_fn_from_ref, scale_fn_to_ref
 from .schedules import SCALE_MODES, CyclicSchedule, OneCycleSchedule
 
@@ -365,7 +366,7 @@ class CyclicMomentum(keras.callbacks.Callback):
                 f"jit_compile={model.jit_compile!r}). Compile the model with run_eagerly=True."
             )
         # under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, which has neither attribute
-        self._optimizer = _inner(model.optimizer)
+        self._optimizer = inner_optimizer(model.optimizer)
         self.attribute = self._attribute(self._optimizer)
 
     @staticmethod

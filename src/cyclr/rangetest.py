@@ -1,16 +1,20 @@
 """The LR range test's curve: the recorder every runner feeds, and the result it yields.
 
-A runner (``cyclr.torch.LRFinder``, the Keras callback, ...) owns the training
-loop; it asks the recorder for the LR of each step, hands it the step's loss and,
-now and then, validation metrics. The recorder decides when to stop (divergence,
-non-finite loss) and builds the :class:`RangeTestResult`. It is plain Python
-per step: no numpy, no framework.
+A runner (``cyclr.torch.LRFinder``, ``cyclr.keras.LRFinder``, ...) owns the
+training loop; it asks the recorder for the LR of each step, hands it the
+step's loss and, now and then, validation metrics. The recorder decides when to
+stop (divergence, non-finite loss) and builds the :class:`RangeTestResult`. It
+is plain Python per step: no numpy, no framework. How the sweep is chosen lives
+in :mod:`cyclr.sweep_plan`; how the curve is read, in :mod:`cyclr.suggest`.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186 (section 3.3, the range test).
 """
 
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import math
 import os
@@ -23,7 +27,7 @@ from . import _validate as check
 from ._io import atomic_write
 from .scale import _short, check_plain_data
 from .schedules import RangeSweep
-from .suggest import Bounds, NoSuggestionError, bounds_from_loss, bounds_from_metric
+from .suggest import SUGGEST_METHODS, Bounds, NoSuggestionError, ema_update, suggest_bounds
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,7 +36,6 @@ StopReason = Literal["finished", "diverged", "non_finite", "interrupted", "error
 STOP_REASONS: tuple[str, ...] = ("finished", "diverged", "non_finite", "interrupted", "error", "exhausted")
 FORMAT = "cyclr.range_test"
 FORMAT_VERSION = 1
-SUGGEST_METHODS = ("auto", "metric", "valley", "steepest", "min_div10")
 
 
 def default_smooth_beta(num_iter: int) -> float:
@@ -40,13 +43,44 @@ def default_smooth_beta(num_iter: int) -> float:
 
     A fixed 0.98 lags by ~50 steps, which in a 100-step sweep hides a divergence
     until the sweep is over.
+
+    Args:
+        num_iter: steps of the sweep.
+
+    Returns:
+        The factor ``1 - 1 / window``.
+
+    Raises:
+        ValueError: ``num_iter`` is not a positive integer.
+
+    Examples:
+        >>> from cyclr.rangetest import default_smooth_beta
+        >>> default_smooth_beta(100), default_smooth_beta(500)
+        (0.9, 0.98)
     """
     window = min(50.0, max(5.0, check.positive_int("num_iter", num_iter) / 10.0))
     return 1.0 - 1.0 / window
 
 
 def check_stopping(smooth_beta: float | None, diverge_th: float) -> tuple[float | None, float]:
-    """Checked ``(smooth_beta, diverge_th)``: beta in [0, 1) or None, threshold > 1."""
+    """Check the recorder's stopping options before any batch is drawn.
+
+    Args:
+        smooth_beta: the EMA factor, in [0, 1), or None for the default.
+        diverge_th: the divergence threshold, > 1.
+
+    Returns:
+        ``(smooth_beta, diverge_th)`` as floats (``smooth_beta`` may stay None).
+
+    Raises:
+        ValueError: either is out of range.
+        TypeError: either is not a real number.
+
+    Examples:
+        >>> from cyclr.rangetest import check_stopping
+        >>> check_stopping(None, 5)
+        (None, 5.0)
+    """
     beta = None if smooth_beta is None else check.in_range("smooth_beta", smooth_beta, 0.0, 1.0)
     if beta == 1.0:
         raise ValueError(f"smooth_beta must be < 1, got smooth_beta={smooth_beta!r}")
@@ -59,13 +93,35 @@ def check_stopping(smooth_beta: float | None, diverge_th: float) -> tuple[float 
 class RangeTestRecorder:
     """Collects a range test's curve and decides when to stop.
 
+    The loss is averaged with the bias-corrected EMA of
+    :func:`cyclr.suggest.ema_update` (``ema_losses`` on the result): a
+    backward-looking average is what a live divergence check can use. The
+    readings smooth the raw losses again, without lag.
+
     Args:
         sweep: the LR ramp; step ``i`` trains at ``sweep(i)``.
-        smooth_beta: EMA factor of the smoothed loss (bias-corrected), in [0, 1);
+        smooth_beta: EMA factor of the averaged loss, in [0, 1);
             None: :func:`default_smooth_beta` of the sweep's length.
-        diverge_th: stop when the smoothed loss exceeds ``diverge_th`` times its
-            lowest value so far.
+        diverge_th: stop when the averaged loss exceeds ``diverge_th`` times its
+            lowest value so far, > 1.
         settings: extra settings stored on the result (runner options).
+
+    Raises:
+        TypeError: ``sweep`` is not a :class:`~cyclr.RangeSweep`.
+        ValueError: ``smooth_beta`` or ``diverge_th`` is out of range.
+
+    Examples:
+        >>> from cyclr import RangeSweep
+        >>> from cyclr.rangetest import RangeTestRecorder
+        >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"), diverge_th=3.0)
+        >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 9.0)]
+        [False, False, True]
+        >>> recorder.result()
+        RangeTestResult(3 steps, lr 0..0.2, stop_reason='diverged', metrics=[])
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     __slots__ = ("sweep", "smooth_beta", "diverge_th", "settings", "_lrs", "_losses", "_smoothed", "_avg",
@@ -103,25 +159,99 @@ class RangeTestRecorder:
 
     @property
     def step(self) -> int:
-        """Steps recorded so far: the index of the next step."""
+        """Steps recorded so far: the index of the next step.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(1.0), recorder.step
+            (False, 1)
+        """
         return len(self._losses)
 
     @property
     def done(self) -> bool:
-        """True once the sweep is complete or the test has been stopped."""
+        """True once the sweep is complete or the test has been stopped.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.stop("interrupted")
+            >>> recorder.done
+            True
+        """
         return self._stop_reason is not None or len(self._losses) >= len(self._lrs)
 
     @property
-    def smoothed_loss(self) -> float:
-        """The latest smoothed loss (NaN before the first step)."""
+    def ema_loss(self) -> float:
+        """The latest bias-corrected EMA of the loss (NaN before the first step).
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(2.0), recorder.ema_loss
+            (False, 2.0)
+        """
         return self._smoothed[-1] if self._smoothed else math.nan
 
+    @property
+    def smoothed_loss(self) -> float:
+        """The older name of :attr:`ema_loss`.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(2.0), recorder.smoothed_loss == recorder.ema_loss
+            (False, True)
+        """
+        return self.ema_loss
+
     def lr(self, step: int | None = None) -> float:
-        """LR of ``step`` (default: the next step)."""
+        """The LR of a step of the sweep.
+
+        Args:
+            step: the step; None: the next step to record.
+
+        Returns:
+            The sweep's LR at that step.
+
+        Raises:
+            IndexError: ``step`` is past the sweep's end.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.lr(), recorder.lr(4)
+            (0.0, 1.0)
+        """
         return self._lrs[len(self._losses) if step is None else step]
 
     def record_loss(self, loss: float) -> bool:
-        """Record the next step's training loss; True means stop (diverged or non-finite)."""
+        """Record the next step's training loss and say whether to stop.
+
+        A non-finite loss stops the test without entering the curve.
+
+        Args:
+            loss: the step's training loss.
+
+        Returns:
+            True when the test must stop: the loss diverged or is not finite.
+
+        Raises:
+            RuntimeError: the test has already stopped or finished.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(1.0), recorder.record_loss(float("nan"))
+            (False, True)
+        """
         if self.done:
             raise RuntimeError("record_loss called after the range test stopped or finished")
         loss = float(loss)
@@ -129,9 +259,7 @@ class RangeTestRecorder:
             # not added to the curve: one inf/nan would poison the smoothed loss and every reading
             self._stop("non_finite")
             return True
-        beta = self.smooth_beta
-        self._avg = beta * self._avg + (1.0 - beta) * loss
-        smoothed = self._avg / (1.0 - beta ** (len(self._losses) + 1))
+        self._avg, smoothed = ema_update(self._avg, loss, self.smooth_beta, len(self._losses) + 1)
         self._losses.append(loss)
         self._smoothed.append(smoothed)
         if smoothed < self._best:
@@ -144,7 +272,26 @@ class RangeTestRecorder:
         return False
 
     def record_metrics(self, metrics: Mapping[str, float]) -> None:
-        """Record validation metrics measured after the last recorded step."""
+        """Record validation metrics measured after the last recorded step.
+
+        Args:
+            metrics: name -> value; the same names at every call.
+
+        Raises:
+            RuntimeError: no step has been recorded yet.
+            ValueError: ``metrics`` is empty, its names changed, or this step already has metrics.
+            TypeError: a value is not a real number.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(1.0)
+            False
+            >>> recorder.record_metrics({"val_accuracy": 0.5})
+            >>> recorder.result().metrics
+            {'val_accuracy': array([0.5])}
+        """
         if not self._losses:
             raise RuntimeError("record_metrics needs at least one recorded step")
         if not isinstance(metrics, Mapping) or not metrics:
@@ -167,7 +314,23 @@ class RangeTestRecorder:
         self._metric_steps.append(step)
 
     def stop(self, reason: str) -> None:
-        """Mark the test as stopped early by the runner (``"interrupted"``, ``"error"``, ``"exhausted"``)."""
+        """Mark the test as stopped early by the runner; a later call keeps the first reason.
+
+        Args:
+            reason: one of :data:`STOP_REASONS`, by a runner usually
+                ``"interrupted"``, ``"error"`` or ``"exhausted"``.
+
+        Raises:
+            ValueError: ``reason`` is not a stop reason.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.stop("exhausted")
+            >>> recorder.result().stop_reason
+            'exhausted'
+        """
         check.choice("reason", reason, STOP_REASONS)
         if self._stop_reason is None:
             self._stop(reason)
@@ -177,7 +340,27 @@ class RangeTestRecorder:
         self._stop_step = len(self._losses) if step is None else step
 
     def result(self, stop_reason: str | None = None) -> RangeTestResult:
-        """The curve recorded so far. ``stop_reason`` defaults to what the recorder saw."""
+        """The curve recorded so far.
+
+        Args:
+            stop_reason: stop the test for this reason first (see :meth:`stop`);
+                None: what the recorder saw (``"interrupted"`` if it is unfinished).
+
+        Returns:
+            A new :class:`RangeTestResult`.
+
+        Raises:
+            ValueError: ``stop_reason`` is not a stop reason.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.record_loss(1.0)
+            False
+            >>> recorder.result("error").stop_step
+            1
+        """
         if stop_reason is not None:
             self.stop(stop_reason)
         reason = self._stop_reason
@@ -202,8 +385,25 @@ class RangeTestRecorder:
 class RangeTestResult:
     """A recorded range test: the curve, why it stopped, and how it was run.
 
+    Args:
+        lrs: the LR of every completed step.
+        losses: the training loss of every completed step.
+        smoothed_losses: the recorder's bias-corrected EMA of the loss at every
+            step (stored as :attr:`ema_losses`; the name is the saved file's key).
+        metrics: name -> values measured at ``metric_steps``.
+        metric_steps: the steps after which the metrics were measured.
+        stop_reason: one of :data:`STOP_REASONS`.
+        stop_step: the step where it stopped early (None when finished).
+        settings: sweep, smoothing, divergence threshold and runner options.
+        coarse: the exploratory sweep that chose this sweep's range, if any.
+
     Attributes:
-        lrs, losses, smoothed_losses: one entry per completed step (float64 arrays).
+        lrs: one entry per completed step (float64 array).
+        losses: the raw training loss per step (float64 array).
+        ema_losses: the bias-corrected exponential moving average of the loss
+            that decided divergence (float64 array; ``smoothed_losses`` is its
+            older name). It lags: the readings smooth ``losses`` with the
+            centred filter :func:`cyclr.suggest.smooth` instead.
         metrics: name -> values measured at ``metric_steps`` (LRs ``metric_lrs``).
         stop_reason: ``"finished"``, ``"diverged"``, ``"non_finite"``, ``"interrupted"``,
             ``"error"`` or ``"exhausted"`` (a one-shot loader ran out).
@@ -211,6 +411,20 @@ class RangeTestResult:
             ``"diverged"`` the last recorded point, otherwise the first step not recorded.
         settings: sweep, smoothing, divergence threshold and runner options.
         coarse: the exploratory sweep that chose this sweep's range, if any.
+
+    Raises:
+        ValueError: the arrays differ in length, or a field is out of range.
+        TypeError: ``coarse`` is not a result.
+
+    Examples:
+        >>> from cyclr.rangetest import RangeTestResult
+        >>> result = RangeTestResult(lrs=[0.0, 0.1, 0.2], losses=[2.0, 1.0, 1.5], smoothed_losses=[2.0, 1.4, 1.5])
+        >>> len(result), result.stop_lr
+        (3, None)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -227,11 +441,11 @@ class RangeTestResult:
     ) -> None:
         self.lrs = np.array(lrs, dtype=np.float64)
         self.losses = np.array(losses, dtype=np.float64)
-        self.smoothed_losses = np.array(smoothed_losses, dtype=np.float64)
-        if not self.lrs.shape == self.losses.shape == self.smoothed_losses.shape or self.lrs.ndim != 1:
+        self.ema_losses = np.array(smoothed_losses, dtype=np.float64)
+        if not self.lrs.shape == self.losses.shape == self.ema_losses.shape or self.lrs.ndim != 1:
             raise ValueError(
                 "lrs, losses and smoothed_losses must be 1-d and of one length, got "
-                f"{self.lrs.shape}, {self.losses.shape}, {self.smoothed_losses.shape}"
+                f"{self.lrs.shape}, {self.losses.shape}, {self.ema_losses.shape}"
             )
         self.metric_steps = np.array(metric_steps, dtype=np.int64)
         self.metrics = {str(k): np.array(v, dtype=np.float64) for k, v in (metrics or {}).items()}
@@ -250,22 +464,68 @@ class RangeTestResult:
     # --- views ---------------------------------------------------------------
 
     @property
+    def smoothed_losses(self) -> np.ndarray:
+        """The older name of :attr:`ema_losses` (and its key in a saved file).
+
+        Examples:
+            >>> from cyclr.rangetest import RangeTestResult
+            >>> result = RangeTestResult([0.0, 0.1], [2.0, 1.0], [2.0, 1.5])
+            >>> result.smoothed_losses is result.ema_losses
+            True
+        """
+        return self.ema_losses
+
+    @property
     def steps(self) -> np.ndarray:
+        """The step numbers ``0..len(self) - 1``.
+
+        Examples:
+            >>> from cyclr.rangetest import RangeTestResult
+            >>> RangeTestResult([0.0, 0.1], [2.0, 1.0], [2.0, 1.5]).steps.tolist()
+            [0, 1]
+        """
         return np.arange(self.lrs.size)
 
     @property
     def metric_lrs(self) -> np.ndarray:
-        """LRs at which the metrics were measured."""
+        """LRs at which the metrics were measured.
+
+        Examples:
+            >>> from cyclr.rangetest import RangeTestResult
+            >>> result = RangeTestResult([0.0, 0.1, 0.2], [2.0, 1.0, 1.5], [2.0, 1.4, 1.5],
+            ...                          metrics={"val_loss": [1.2]}, metric_steps=[1])
+            >>> result.metric_lrs.tolist()
+            [0.1]
+        """
         return self.lrs[self.metric_steps]
 
     @property
     def sweep(self) -> RangeSweep | None:
+        """The sweep the test ran, from its settings (None when not recorded).
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 5, "linear"))
+            >>> recorder.result().sweep == RangeSweep(0.0, 1.0, 5, "linear")
+            True
+        """
         data = self.settings.get("sweep")
         return RangeSweep.from_dict(data) if data else None
 
     @property
     def stop_lr(self) -> float | None:
-        """LR where the test stopped early (the divergence point), None when it finished."""
+        """LR where the test stopped early (the divergence point), None when it finished.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"), diverge_th=3.0)
+            >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 9.0)]
+            [False, False, True]
+            >>> round(recorder.result().stop_lr, 3)
+            0.2
+        """
         if self.stop_step is None:
             return None
         if self.stop_step < self.lrs.size:
@@ -277,7 +537,14 @@ class RangeTestResult:
 
     @property
     def log_scale(self) -> bool:
-        """True for an exponential sweep: read and plot against log LR."""
+        """True for an exponential sweep: read and plot against log LR.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> RangeTestRecorder(RangeSweep(1e-5, 1.0, 5, "exp")).result().log_scale
+            True
+        """
         return bool(self.settings.get("sweep", {}).get("step_mode") == "exp")
 
     def __len__(self) -> int:
@@ -298,7 +565,7 @@ class RangeTestResult:
     # --- reading -----------------------------------------------------------------
 
     def suggest(self, method: str = "auto", *, metric: str | None = None, **options: Any) -> Bounds:
-        """Read CLR bounds off the curve.
+        """Read CLR bounds off the curve with the reading policy of :func:`cyclr.suggest.suggest_bounds`.
 
         Args:
             method: ``"auto"`` (the metric reading when an accuracy-like metric or
@@ -308,53 +575,61 @@ class RangeTestResult:
                 ``"steepest"``, ``"min_div10"``.
             metric: metric name for the metric reading (default: the first whose
                 name contains "acc", else "val_loss").
-            options: passed to :func:`cyclr.suggest.bounds_from_metric` or
-                :func:`cyclr.suggest.bounds_from_loss`.
+            **options: passed to :func:`cyclr.suggest.bounds_from_metric` or
+                :func:`cyclr.suggest.bounds_from_loss`; ``log_x`` defaults to
+                :attr:`log_scale`.
+
+        Returns:
+            The :class:`~cyclr.suggest.Bounds`, with the test's parameter-group ratios.
 
         Raises:
             NoSuggestionError: the curve has no usable signal.
+            ValueError: a bad ``method``, or ``metric`` names no recorded metric.
+
+        Examples:
+            >>> import numpy as np
+            >>> from cyclr.rangetest import RangeTestResult
+            >>> lrs = np.geomspace(1e-4, 1.0, 100)
+            >>> x = np.log10(lrs)
+            >>> losses = 2.3 - 2.0 / (1 + np.exp(-4 * (x + 2.5))) + 10 ** (2 * (x + 0.5))
+            >>> RangeTestResult(lrs, losses, losses).suggest().method
+            'valley'
+
+        References:
+            Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+            https://arxiv.org/abs/1506.01186
         """
-        check.choice("method", method, SUGGEST_METHODS)
-        ratios = tuple(self.settings.get("group_ratios", (1.0,)))
-        if method in ("auto", "metric"):
-            name = metric if metric is not None else self._default_metric()
-            if name is None and method == "metric":
-                raise NoSuggestionError(
-                    "no metric was recorded: pass val_loader to the range test or use a loss method"
-                )
-            if name is not None:
-                if name not in self.metrics:
-                    raise ValueError(f"metric must be one of {sorted(self.metrics)}, got metric={name!r}")
-                options.setdefault("higher_is_better", not _is_loss_like(name))
-                options.setdefault("log_x", self.log_scale)
-                try:
-                    bounds = bounds_from_metric(self.metric_lrs, self.metrics[name], group_ratios=ratios, **options)
-                except NoSuggestionError as exc:
-                    if method == "metric":
-                        raise
-                    return self._loss_fallback(name, exc, ratios)
-                details = dict(bounds.details) | {"metric": name}
-                return _replace(bounds, details=details)
-            method = "valley"
-        return bounds_from_loss(self.lrs, self.losses, method=method, group_ratios=ratios, **options)
-
-    def _loss_fallback(self, name: str, error: NoSuggestionError, ratios: tuple[float, ...]) -> Bounds:
-        """``auto`` when the metric has no usable signal: the training loss's valley, flagged."""
-        try:
-            bounds = bounds_from_loss(self.lrs, self.losses, method="valley", group_ratios=ratios)
-        except NoSuggestionError:
-            raise error from None
-        note = f"no reading from {name} ({error}); bounds read from the training loss instead"
-        return _replace(bounds, warnings=(note, *bounds.warnings))
-
-    def _default_metric(self) -> str | None:
-        for name in self.metrics:
-            if "acc" in name.lower():
-                return name
-        return "val_loss" if "val_loss" in self.metrics else None
+        log_x = options.pop("log_x", self.log_scale)
+        return suggest_bounds(
+            self.lrs, self.losses, self.metrics, self.metric_lrs, method=method, metric=metric, log_x=log_x,
+            group_ratios=tuple(self.settings.get("group_ratios", (1.0,))), **options,
+        )
 
     def plot(self, bounds: Bounds | str | None = "auto", **kwargs: Any) -> Figure:
-        """Loss (raw, smoothed), metrics and suggested bounds against LR; see :func:`cyclr.plot.plot_range_test`."""
+        """Loss (raw, smoothed), metrics and suggested bounds against LR; see :func:`cyclr.plot.plot_range_test`.
+
+        Args:
+            bounds: the bounds to shade: a :class:`~cyclr.suggest.Bounds`, a
+                :meth:`suggest` method name, or None for none.
+            **kwargs: passed to :func:`cyclr.plot.plot_range_test`.
+
+        Returns:
+            A matplotlib Figure (never shown).
+
+        Raises:
+            ImportError: matplotlib is not installed (``pip install cyclr[plot]``).
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
+            >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 1.5, 1.2)]
+            [False, False, False, False]
+            >>> result = recorder.result()
+            >>> fig = result.plot(bounds=None)
+            >>> type(fig).__name__
+            'Figure'
+        """
         from .plot import plot_range_test
 
         return plot_range_test(self, bounds=bounds, **kwargs)
@@ -362,13 +637,28 @@ class RangeTestResult:
     # --- persistence ----------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict; :meth:`from_dict` rebuilds an equal result (floats round-trip exactly)."""
+        """The result as JSON-able data; :meth:`from_dict` rebuilds an equal result (floats round-trip exactly).
+
+        Returns:
+            A dict with the format tag, the curve (the EMA under its file key
+            ``"smoothed_losses"``), metrics, stop reason, settings and the coarse sweep.
+
+        Examples:
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
+            >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 1.5, 1.2)]
+            [False, False, False, False]
+            >>> result = recorder.result()
+            >>> type(result).from_dict(result.to_dict()) == result
+            True
+        """
         return {
             "format": FORMAT,
             "version": FORMAT_VERSION,
             "lrs": self.lrs.tolist(),
             "losses": self.losses.tolist(),
-            "smoothed_losses": self.smoothed_losses.tolist(),
+            "smoothed_losses": self.ema_losses.tolist(),
             "metrics": {k: v.tolist() for k, v in self.metrics.items()},
             "metric_steps": self.metric_steps.tolist(),
             "stop_reason": self.stop_reason,
@@ -387,9 +677,22 @@ class RangeTestResult:
         may not have a ``coarse`` of its own. The stored sweep is checked too,
         and never names a scale function.
 
+        Args:
+            data: a dict as written by :meth:`to_dict`.
+
+        Returns:
+            The rebuilt result.
+
         Raises:
             TypeError: ``data`` or a field has the wrong type.
             ValueError: a field is missing, unknown or out of range.
+
+        Examples:
+            >>> from cyclr.rangetest import RangeTestResult
+            >>> RangeTestResult.from_dict({"format": "cyclr.range_test"})
+            Traceback (most recent call last):
+            ...
+            ValueError: unsupported range test format version None in data
         """
         _check_result_dict("data", data)
         coarse = data.get("coarse")
@@ -421,6 +724,24 @@ class RangeTestResult:
             path: the JSON file to write.
             overwrite: replace an existing file (the default, as before); with
                 False an existing ``path`` raises FileExistsError.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``overwrite`` is False.
+            OSError: the file cannot be written.
+
+        Examples:
+            >>> import os, tempfile
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
+            >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 1.5, 1.2)]
+            [False, False, False, False]
+            >>> result = recorder.result()
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     path = os.path.join(folder, "range_test.json")
+            ...     result.save(path)
+            ...     type(result).load(path) == result
+            True
         """
         with atomic_write(path, "w", overwrite=overwrite, encoding="utf-8") as f:
             json.dump(self.to_dict(), f)
@@ -429,10 +750,30 @@ class RangeTestResult:
     def load(cls, path: str | os.PathLike[str]) -> RangeTestResult:
         """Read a result written by :meth:`save`.
 
+        Args:
+            path: the JSON file.
+
+        Returns:
+            The result, every field checked as in :meth:`from_dict`.
+
         Raises:
             OSError: the file cannot be read.
             ValueError: the file is not valid UTF-8 JSON, is nested too deeply, or is not a saved range test.
             TypeError: a field has the wrong type.
+
+        Examples:
+            >>> import os, tempfile
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
+            >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 1.5, 1.2)]
+            [False, False, False, False]
+            >>> result = recorder.result()
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     path = os.path.join(folder, "range_test.json")
+            ...     result.save(path)
+            ...     len(type(result).load(path))
+            4
         """
         with open(path, encoding="utf-8") as f:
             text = f.read()
@@ -443,10 +784,33 @@ class RangeTestResult:
         return cls.from_dict(data)
 
     def to_csv(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> None:
-        """Write the curve as CSV: step, lr, loss, smoothed_loss, then one column per metric
-        (empty where it was not measured). Floats are written with full precision.
+        """Write the curve as CSV, one row per step.
 
-        Written atomically, as :meth:`save`; ``overwrite=False`` refuses to replace a file.
+        Columns: step, lr, loss, smoothed_loss (the EMA), then one column per
+        metric (empty where it was not measured). Floats are written with full
+        precision. Written atomically, as :meth:`save`.
+
+        Args:
+            path: the CSV file to write.
+            overwrite: replace an existing file; with False an existing ``path`` raises FileExistsError.
+
+        Raises:
+            FileExistsError: ``path`` exists and ``overwrite`` is False.
+            OSError: the file cannot be written.
+
+        Examples:
+            >>> import os, tempfile
+            >>> from cyclr import RangeSweep
+            >>> from cyclr.rangetest import RangeTestRecorder
+            >>> recorder = RangeTestRecorder(RangeSweep(0.0, 0.3, 4, "linear"))
+            >>> [recorder.record_loss(loss) for loss in (2.0, 1.0, 1.5, 1.2)]
+            [False, False, False, False]
+            >>> result = recorder.result()
+            >>> with tempfile.TemporaryDirectory() as folder:
+            ...     path = os.path.join(folder, "range_test.csv")
+            ...     result.to_csv(path)
+            ...     print(open(path).readline().strip())
+            step,lr,loss,smoothed_loss
         """
         names = list(self.metrics)
         by_step = {int(s): i for i, s in enumerate(self.metric_steps.tolist())}
@@ -455,7 +819,7 @@ class RangeTestResult:
             writer.writerow(["step", "lr", "loss", "smoothed_loss", *names])
             for step in range(self.lrs.size):
                 row = [step, repr(float(self.lrs[step])), repr(float(self.losses[step])),
-                       repr(float(self.smoothed_losses[step]))]
+                       repr(float(self.ema_losses[step]))]
                 j = by_step.get(step)
                 row += [repr(float(self.metrics[n][j])) if j is not None else "" for n in names]
                 writer.writerow(row)
@@ -573,15 +937,6 @@ def _int_list(name: str, values: Any) -> list[int]:
     return list(values)
 
 
-def _is_loss_like(name: str) -> bool:
-    lowered = name.lower()
-    return "loss" in lowered or "error" in lowered or lowered.endswith(("mse", "mae", "rmse"))
-
-
-def _replace(bounds: Bounds, **changes: Any) -> Bounds:
-    return dataclasses.replace(bounds, **changes)
-
-
 def _same(a: Any, b: Any) -> bool:
     """Exact equality of JSON-like data, where NaN equals NaN."""
     if isinstance(a, float) and isinstance(b, float):
@@ -599,6 +954,7 @@ __all__ = [
     "RangeTestRecorder",
     "RangeTestResult",
     "STOP_REASONS",
+    "SUGGEST_METHODS",
     "check_stopping",
     "default_smooth_beta",
 ]

@@ -10,18 +10,28 @@ Two readings:
   (middle of the steep drop into the minimum) or ``min_div10``. These give one
   LR, used as ``max_lr``; ``base_lr`` follows the paper's rule (``max_lr / 4``).
 
-Curves are smoothed with a zero-lag filter (centred running median, then
-centred moving average) before any reading: an exponential moving average lags
-and would push every reading to a higher LR. When a curve has no usable signal
-the functions raise :class:`NoSuggestionError` rather than return a number that
-looks trustworthy.
+:func:`suggest_bounds` is the reading policy: which reading ``"auto"`` picks
+for a curve, and the fall-back from the metric to the loss.
+
+Two smoothings, for two jobs. :func:`smooth` is a zero-lag filter (centred
+running median, then centred moving average) applied before any reading: an
+exponential moving average lags and would push every reading to a higher LR.
+:func:`ema` is the bias-corrected exponential moving average the recorder
+computes step by step to notice divergence (``RangeTestResult.ema_losses``);
+it looks only backwards, as a live check must. When a curve has no usable
+signal the functions raise :class:`NoSuggestionError` rather than return a
+number that looks trustworthy.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186 (section 3.3, the range test).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,13 +42,30 @@ from .schedules import CyclicSchedule, recommended_step_size
 
 LOSS_METHODS = ("valley", "steepest", "min_div10")
 DEFAULT_LOSS_METHOD = "valley"
+SUGGEST_METHODS = ("auto", "metric", *LOSS_METHODS)
 # A change counts as signal when it exceeds this many noise standard deviations:
 # the extremes of a smoothed pure-noise curve of a few dozen points stay within it.
 NOISE_FACTOR = 5.0
 
 
 class NoSuggestionError(ValueError):
-    """The curve has no usable signal (flat, too short, diverged at once, never rises)."""
+    """The curve has no usable signal (flat, too short, diverged at once, never rises).
+
+    A subclass of ValueError: the curve, an input, cannot be read.
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr.suggest import NoSuggestionError, bounds_from_loss
+        >>> try:
+        ...     bounds_from_loss(np.geomspace(1e-4, 1.0, 50), np.ones(50))
+        ... except NoSuggestionError as err:
+        ...     print(str(err).split(":")[0])
+        the loss curve is flat (range 0 vs noise 0)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,12 +73,27 @@ class Bounds:
     """CLR bounds read off a range test, with how they were found.
 
     Args:
-        base_lr, max_lr: the bounds (of the first parameter group).
+        base_lr: the lower bound (of the first parameter group), > 0.
+        max_lr: the upper bound (of the first parameter group), >= ``base_lr``.
         method: the reading used, e.g. ``"metric"`` or ``"valley"``.
         explanation: one sentence saying what was read where.
         details: the numbers behind the reading (indices, levels, LRs).
         warnings: reasons to double-check the bounds (e.g. the sweep ended too early).
         group_ratios: LR of each parameter group relative to the first, as in the test.
+
+    Raises:
+        ValueError: a bound is not positive, ``max_lr < base_lr``, or a group
+            ratio is not positive.
+
+    Examples:
+        >>> from cyclr.suggest import Bounds
+        >>> bounds = Bounds(0.001, 0.004, "valley")
+        >>> bounds.schedule(iterations_per_epoch=100)(400)
+        0.004
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3)
     """
 
     base_lr: float
@@ -76,7 +118,30 @@ class Bounds:
     def schedule(
         self, iterations_per_epoch: int, epochs_per_step: float = 4.0, mode: str = "triangular", **kwargs: Any
     ) -> CyclicSchedule:
-        """A :class:`~cyclr.CyclicSchedule` between the bounds, half a cycle = ``epochs_per_step`` epochs."""
+        """A :class:`~cyclr.CyclicSchedule` between the bounds, half a cycle = ``epochs_per_step`` epochs.
+
+        Args:
+            iterations_per_epoch: optimizer steps per epoch.
+            epochs_per_step: epochs per half cycle (the paper recommends 2 to 10).
+            mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+            **kwargs: further :class:`~cyclr.CyclicSchedule` arguments (``gamma``, ``shape``, ...).
+
+        Returns:
+            The schedule, for the first parameter group.
+
+        Raises:
+            ValueError: a count is not positive, or an argument the schedule rejects.
+
+        Examples:
+            >>> from cyclr.suggest import Bounds
+            >>> sched = Bounds(0.001, 0.004, "valley").schedule(iterations_per_epoch=10, epochs_per_step=2)
+            >>> [round(float(sched(i)), 4) for i in (0, 10, 20, 40)]
+            [0.001, 0.0025, 0.004, 0.001]
+
+        References:
+            Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+            https://arxiv.org/abs/1506.01186 (section 3.2, the cycle length)
+        """
         step = recommended_step_size(iterations_per_epoch, epochs_per_step)
         return CyclicSchedule(
             self.base_lr, self.max_lr, step_size_up=step, mode=mode, **kwargs  # type: ignore[arg-type]
@@ -85,7 +150,40 @@ class Bounds:
     def cyclic_lr_kwargs(
         self, iterations_per_epoch: int, epochs_per_step: float = 4.0, mode: str = "triangular", **kwargs: Any
     ) -> dict[str, Any]:
-        """Keyword arguments for ``cyclr.torch.CyclicLR`` (per-group lists when the test had several groups)."""
+        """Keyword arguments for a cyclic schedule between the bounds.
+
+        The names are those every cyclic schedule of cyclr takes
+        (:class:`cyclr.CyclicSchedule`, ``cyclr.torch.CyclicLR``,
+        ``cyclr.keras.CyclicLR``), so this stays framework-neutral: nothing
+        here knows about torch. When the test had several parameter groups
+        (``group_ratios``) the bounds are per-group lists, which
+        ``cyclr.torch.CyclicLR`` takes.
+
+        Args:
+            iterations_per_epoch: optimizer steps per epoch.
+            epochs_per_step: epochs per half cycle (the paper recommends 2 to 10).
+            mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+            **kwargs: passed through (e.g. ``cycle_momentum=False``).
+
+        Returns:
+            ``{"base_lr", "max_lr", "step_size_up", "mode", **kwargs}``.
+
+        Raises:
+            ValueError: a count is not positive.
+
+        Examples:
+            >>> from cyclr import CyclicSchedule
+            >>> from cyclr.suggest import Bounds
+            >>> kwargs = Bounds(0.001, 0.004, "valley").cyclic_lr_kwargs(iterations_per_epoch=10)
+            >>> kwargs
+            {'base_lr': 0.001, 'max_lr': 0.004, 'step_size_up': 40, 'mode': 'triangular'}
+            >>> CyclicSchedule(**kwargs)(40)
+            0.004
+
+        References:
+            Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+            https://arxiv.org/abs/1506.01186
+        """
         step = recommended_step_size(iterations_per_epoch, epochs_per_step)
         base: float | list[float] = self.base_lr
         peak: float | list[float] = self.max_lr
@@ -95,6 +193,16 @@ class Bounds:
         return {"base_lr": base, "max_lr": peak, "step_size_up": step, "mode": mode, **kwargs}
 
     def to_dict(self) -> dict[str, Any]:
+        """The bounds as JSON-able data.
+
+        Returns:
+            Every field, with ``details`` a dict and ``warnings`` a list.
+
+        Examples:
+            >>> from cyclr.suggest import Bounds
+            >>> Bounds(0.001, 0.004, "valley").to_dict()["max_lr"]
+            0.004
+        """
         return dataclasses.asdict(self) | {"details": dict(self.details), "warnings": list(self.warnings)}
 
     def __str__(self) -> str:
@@ -105,22 +213,88 @@ class Bounds:
 # --- smoothing ----------------------------------------------------------------
 
 
+def ema_update(average: float, value: float, beta: float, step: int) -> tuple[float, float]:
+    """One step of the bias-corrected exponential moving average, in plain Python.
+
+    The only copy of the formula: :func:`ema` runs it over an array, the
+    range-test recorder once per training step.
+
+    Args:
+        average: the running (uncorrected) average before this step; 0.0 at the start.
+        value: this step's value.
+        beta: the decay factor, in [0, 1) (not checked here: this runs every step).
+        step: this step's number, counting from 1.
+
+    Returns:
+        ``(average, corrected)``: the running average to carry to the next step,
+        and the bias-corrected value for this step.
+
+    Examples:
+        >>> from cyclr.suggest import ema_update
+        >>> average, first = ema_update(0.0, 3.0, 0.9, 1)
+        >>> first  # bias correction: the first value is the value itself
+        3.0
+        >>> round(ema_update(average, 1.0, 0.9, 2)[1], 4)
+        1.9474
+
+    References:
+        Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
+        https://arxiv.org/abs/1412.6980 (section 3, the bias correction)
+    """
+    average = beta * average + (1.0 - beta) * value
+    return average, average / (1.0 - beta**step)
+
+
 def ema(values: ArrayLike, beta: float = 0.98) -> np.ndarray:
-    """Bias-corrected exponential moving average (what the recorder stores as ``smoothed_losses``)."""
+    """Bias-corrected exponential moving average: what the recorder stores as ``ema_losses``.
+
+    It lags the curve (it looks only backwards), which suits the live
+    divergence check and misleads a reading; the readings use :func:`smooth`.
+
+    Args:
+        values: the curve.
+        beta: the decay factor, in [0, 1).
+
+    Returns:
+        The averaged curve, float64, as long as ``values``.
+
+    Raises:
+        ValueError: ``beta`` is outside [0, 1).
+
+    Examples:
+        >>> from cyclr.suggest import ema
+        >>> ema([3.0, 1.0, 1.0], beta=0.9).round(4).tolist()
+        [3.0, 1.9474, 1.5978]
+
+    References:
+        Kingma and Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015,
+        https://arxiv.org/abs/1412.6980 (section 3, the bias correction)
+    """
     beta = check.in_range("beta", beta, 0.0, 1.0)
     if beta == 1.0:
         raise ValueError("beta must be < 1, got beta=1.0")
     x = np.asarray(values, dtype=np.float64)
     out = np.empty_like(x)
-    avg = 0.0
-    for i, v in enumerate(x.tolist()):
-        avg = beta * avg + (1 - beta) * v
-        out[i] = avg / (1 - beta ** (i + 1))
+    average = 0.0
+    for i, value in enumerate(x.tolist()):
+        average, out[i] = ema_update(average, value, beta, i + 1)
     return out
 
 
 def default_window(n: int) -> int:
-    """Odd smoothing window of about 5% of the points, at least 3."""
+    """Odd smoothing window of about 5% of the points, at least 3.
+
+    Args:
+        n: the number of points.
+
+    Returns:
+        The window length for :func:`smooth`.
+
+    Examples:
+        >>> from cyclr.suggest import default_window
+        >>> default_window(10), default_window(100), default_window(1000)
+        (3, 5, 51)
+    """
     return max(3, (n // 20) | 1)
 
 
@@ -128,7 +302,22 @@ def smooth(values: ArrayLike, window: int | None = None) -> np.ndarray:
     """Zero-lag smoothing: centred running median (drops spikes), then centred moving average.
 
     Near the ends the windows shrink symmetrically, so no end is dragged toward
-    the other side's values.
+    the other side's values. Every reading smooths its curve with this.
+
+    Args:
+        values: the curve.
+        window: points per window (odd); None: :func:`default_window`.
+
+    Returns:
+        The smoothed curve, float64, as long as ``values``.
+
+    Raises:
+        ValueError: ``window`` is not a positive integer.
+
+    Examples:
+        >>> from cyclr.suggest import smooth
+        >>> smooth([1.0, 1.0, 9.0, 1.0, 1.0, 2.0, 3.0]).tolist()  # the spike is gone
+        [1.0, 1.0, 1.0, 1.0, 1.3333333333333333, 2.0, 3.0]
     """
     x = np.asarray(values, dtype=np.float64)
     n = x.size
@@ -221,6 +410,19 @@ def noise_level(values: ArrayLike) -> float:
     quartile: a ragged stretch (the curve past its usable range) or a few
     corners do not inflate it. For Gaussian noise the 25th percentile of
     ``|d2|`` is ``0.3186 * sqrt(6) * sigma``.
+
+    Args:
+        values: the curve.
+
+    Returns:
+        The estimated standard deviation (0.0 for fewer than three points).
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr.suggest import noise_level
+        >>> noisy = np.linspace(0.0, 1.0, 2000) + np.random.default_rng(0).normal(0.0, 0.1, 2000)
+        >>> round(noise_level(noisy), 1)
+        0.1
     """
     d2 = np.diff(np.asarray(values, dtype=np.float64), n=2)
     if d2.size == 0:
@@ -355,17 +557,97 @@ def _read_loss(c: _LossCurve, method: str) -> tuple[float, str, dict[str, float]
 
 
 def steepest(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end: float = 0.05) -> float:
-    """LR of the steepest descent of the smoothed loss against log LR (a local least-squares slope)."""
+    """LR of the steepest descent of the smoothed loss against log LR (a local least-squares slope).
+
+    Args:
+        lrs: the LRs of the curve, strictly increasing (points at lr=0 are dropped).
+        losses: the training loss at each LR.
+        skip_start: fraction of the points to ignore at the start, in [0, 0.5].
+        skip_end: fraction of the points to ignore at the end, in [0, 0.5].
+
+    Returns:
+        The LR.
+
+    Raises:
+        NoSuggestionError: the curve is too short, flat, or never falls clearly.
+        ValueError: ``lrs`` and ``losses`` differ in length, or ``lrs`` is not increasing.
+
+    Examples:
+        >>> import numpy as np
+        >>> lrs = np.geomspace(1e-4, 1.0, 100)
+        >>> x = np.log10(lrs)
+        >>> losses = 2.3 - 2.0 / (1 + np.exp(-4 * (x + 2.5))) + 10 ** (2 * (x + 0.5))
+        >>> from cyclr.suggest import steepest
+        >>> round(steepest(lrs, losses), 5)
+        0.00313
+
+    References:
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        2018, https://arxiv.org/abs/1803.09820 (reading the loss of a range test)
+    """
     return _read_loss(_loss_curve(lrs, losses, skip_start, skip_end), "steepest")[0]
 
 
 def valley(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end: float = 0.05) -> float:
-    """Middle (in log LR) of the steep drop into the loss minimum: between 10% and 90% of the drop."""
+    """Middle (in log LR) of the steep drop into the loss minimum: between 10% and 90% of the drop.
+
+    In the spirit of fastai's ``valley`` suggestion (not from a paper): the
+    geometric mean of the LRs where 10% and 90% of the drop are done.
+
+    Args:
+        lrs: the LRs of the curve, strictly increasing (points at lr=0 are dropped).
+        losses: the training loss at each LR.
+        skip_start: fraction of the points to ignore at the start, in [0, 0.5].
+        skip_end: fraction of the points to ignore at the end, in [0, 0.5].
+
+    Returns:
+        The LR.
+
+    Raises:
+        NoSuggestionError: the curve is too short, flat, or never falls clearly.
+        ValueError: ``lrs`` and ``losses`` differ in length, or ``lrs`` is not increasing.
+
+    Examples:
+        >>> import numpy as np
+        >>> lrs = np.geomspace(1e-4, 1.0, 100)
+        >>> x = np.log10(lrs)
+        >>> losses = 2.3 - 2.0 / (1 + np.exp(-4 * (x + 2.5))) + 10 ** (2 * (x + 0.5))
+        >>> from cyclr.suggest import valley
+        >>> round(valley(lrs, losses), 5)
+        0.00313
+    """
     return _read_loss(_loss_curve(lrs, losses, skip_start, skip_end), "valley")[0]
 
 
 def min_div10(lrs: ArrayLike, losses: ArrayLike, skip_start: float = 0.05, skip_end: float = 0.05) -> float:
-    """The LR at the smoothed loss minimum, divided by 10."""
+    """The LR at the smoothed loss minimum, divided by 10.
+
+    Args:
+        lrs: the LRs of the curve, strictly increasing (points at lr=0 are dropped).
+        losses: the training loss at each LR.
+        skip_start: fraction of the points to ignore at the start, in [0, 0.5].
+        skip_end: fraction of the points to ignore at the end, in [0, 0.5].
+
+    Returns:
+        The LR.
+
+    Raises:
+        NoSuggestionError: the curve is too short, flat, or never falls clearly.
+        ValueError: ``lrs`` and ``losses`` differ in length, or ``lrs`` is not increasing.
+
+    Examples:
+        >>> import numpy as np
+        >>> lrs = np.geomspace(1e-4, 1.0, 100)
+        >>> x = np.log10(lrs)
+        >>> losses = 2.3 - 2.0 / (1 + np.exp(-4 * (x + 2.5))) + 10 ** (2 * (x + 0.5))
+        >>> from cyclr.suggest import min_div10
+        >>> round(min_div10(lrs, losses), 5)
+        0.00423
+
+    References:
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        2018, https://arxiv.org/abs/1803.09820 (reading the loss of a range test)
+    """
     return _read_loss(_loss_curve(lrs, losses, skip_start, skip_end), "min_div10")[0]
 
 
@@ -380,7 +662,36 @@ def bounds_from_loss(
 ) -> Bounds:
     """``max_lr`` from a loss reading, ``base_lr = max_lr / divisor`` (the paper's 1/3 to 1/4 rule).
 
-    ``method``: ``"valley"`` (default), ``"steepest"`` or ``"min_div10"``.
+    Args:
+        lrs: the LRs of the curve, strictly increasing (points at lr=0 are dropped).
+        losses: the training loss at each LR.
+        method: ``"valley"`` (default), ``"steepest"`` or ``"min_div10"``.
+        divisor: ``max_lr / base_lr``, > 1.
+        skip_start: fraction of the points to ignore at the start, in [0, 0.5].
+        skip_end: fraction of the points to ignore at the end, in [0, 0.5].
+        group_ratios: LR of each parameter group relative to the first, stored on the bounds.
+
+    Returns:
+        The :class:`Bounds`, with the numbers behind the reading in ``details``.
+
+    Raises:
+        NoSuggestionError: the curve is too short, flat, or never falls clearly.
+        ValueError: a bad ``method`` or ``divisor``, or mismatched ``lrs`` and ``losses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> lrs = np.geomspace(1e-4, 1.0, 100)
+        >>> x = np.log10(lrs)
+        >>> losses = 2.3 - 2.0 / (1 + np.exp(-4 * (x + 2.5))) + 10 ** (2 * (x + 0.5))
+        >>> from cyclr.suggest import bounds_from_loss
+        >>> print(bounds_from_loss(lrs, losses))
+        base_lr=0.0007814, max_lr=0.003126 (valley): max_lr = middle of the loss valley [0.000933, 0.0105] in log LR; base_lr = max_lr / 4
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (the 1/3 to 1/4 rule for ``base_lr``);
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        2018, https://arxiv.org/abs/1803.09820 (reading the loss)
     """
     check.choice("method", method, LOSS_METHODS)
     divisor = check.real("divisor", divisor)
@@ -426,9 +737,35 @@ def bounds_from_metric(
 
     Args:
         lrs: the LRs where the metric was measured (increasing).
+        values: the metric at each of ``lrs``.
         higher_is_better: False for loss-like metrics (val_loss).
         log_x: read on a log-LR axis (exponential sweeps); the paper's sweep is linear.
-        max_ratio: ``base_lr`` is at most ``max_lr / max_ratio`` (the paper's 1/3 rule).
+        rise_start: fraction of the rise that marks ``base_lr``, in (0, 0.5].
+        max_ratio: ``base_lr`` is at most ``max_lr / max_ratio`` (the paper's 1/3 rule), >= 1.
+        min_points: fewest finite metric points to read.
+        group_ratios: LR of each parameter group relative to the first, stored on the bounds.
+
+    Returns:
+        The :class:`Bounds` (method ``"metric"``).
+
+    Raises:
+        NoSuggestionError: too few points, or the metric is flat or never rises clearly.
+        ValueError: a bad option, or mismatched ``lrs`` and ``values``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr.suggest import bounds_from_metric
+        >>> lrs = np.linspace(0.0, 0.02, 30)
+        >>> accuracy = 0.1 + 0.8 / (1 + np.exp(-(lrs - 0.006) / 0.001)) - 20 * np.clip(lrs - 0.012, 0, None)
+        >>> bounds = bounds_from_metric(lrs, accuracy)
+        >>> round(bounds.base_lr, 5), round(bounds.max_lr, 5)
+        (0.00276, 0.00828)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3);
+        Satopaa et al., "Finding a 'Kneedle' in a Haystack", ICDCS Workshops 2011,
+        https://doi.org/10.1109/ICDCSW.2011.20
     """
     x, y = _as_curve(lrs, values, "values")
     rise_start = check.in_range("rise_start", rise_start, 0.0, 0.5, low_open=True)
@@ -510,3 +847,149 @@ def bounds_from_metric(
         warnings=tuple(warnings),
         group_ratios=tuple(group_ratios),
     )
+
+
+# --- the reading policy ---------------------------------------------------------------
+
+
+def is_loss_like(name: str) -> bool:
+    """True when a metric of this name is better lower (a loss, an error, MSE/MAE/RMSE).
+
+    Args:
+        name: the metric's name as recorded, e.g. ``"val_loss"`` or ``"val_accuracy"``.
+
+    Returns:
+        Whether the metric reading should read it falling rather than rising.
+
+    Examples:
+        >>> from cyclr.suggest import is_loss_like
+        >>> is_loss_like("val_loss"), is_loss_like("val_mae"), is_loss_like("val_accuracy")
+        (True, True, False)
+    """
+    lowered = name.lower()
+    return "loss" in lowered or "error" in lowered or lowered.endswith(("mse", "mae", "rmse"))
+
+
+def default_metric(names: Iterable[str]) -> str | None:
+    """The metric the automatic reading uses: the first accuracy-like one, else ``"val_loss"``.
+
+    The paper reads the validation accuracy; a validation loss is the next best
+    signal; without either the policy reads the training loss.
+
+    Args:
+        names: the recorded metrics' names, in the order they were recorded.
+
+    Returns:
+        The first name containing "acc" (any case), else ``"val_loss"`` if
+        recorded, else None.
+
+    Examples:
+        >>> from cyclr.suggest import default_metric
+        >>> default_metric(["val_loss", "val_accuracy"]), default_metric(["val_loss"]), default_metric([])
+        ('val_accuracy', 'val_loss', None)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3)
+    """
+    listed = list(names)
+    for name in listed:
+        if "acc" in name.lower():
+            return name
+    return "val_loss" if "val_loss" in listed else None
+
+
+def suggest_bounds(
+    lrs: ArrayLike,
+    losses: ArrayLike,
+    metrics: Mapping[str, ArrayLike] | None = None,
+    metric_lrs: ArrayLike | None = None,
+    *,
+    method: str = "auto",
+    metric: str | None = None,
+    log_x: bool = False,
+    group_ratios: Sequence[float] = (1.0,),
+    **options: Any,
+) -> Bounds:
+    """The reading policy: CLR bounds from a range test's curve, choosing the reading.
+
+    ``"auto"`` reads the metric the paper's way when an accuracy-like metric or
+    a validation loss was recorded (see :func:`default_metric`); when there is
+    none it reads the training loss's ``"valley"``; and when the metric shows no
+    usable signal it falls back to the loss's valley too, saying so in the
+    bounds' ``warnings``. ``"metric"`` insists on the metric reading; a loss
+    method reads the training loss.
+
+    Args:
+        lrs: the LR of every step, strictly increasing.
+        losses: the training loss of every step.
+        metrics: validation metrics, name -> values at ``metric_lrs``.
+        metric_lrs: the LRs where the metrics were measured.
+        method: ``"auto"``, ``"metric"``, ``"valley"``, ``"steepest"`` or ``"min_div10"``.
+        metric: the metric to read (default: :func:`default_metric`).
+        log_x: read the metric on a log-LR axis (an exponential sweep).
+        group_ratios: LR of each parameter group relative to the first, stored on the bounds.
+        **options: passed to :func:`bounds_from_metric` or :func:`bounds_from_loss`.
+
+    Returns:
+        The :class:`Bounds`; a metric reading names its metric in ``details["metric"]``.
+
+    Raises:
+        NoSuggestionError: no reading finds a usable signal (for ``"auto"``: the
+            metric's error when the loss has none either), or ``"metric"`` with
+            no metric recorded.
+        ValueError: a bad ``method``, or ``metric`` names no recorded metric.
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr.suggest import suggest_bounds
+        >>> lrs = np.linspace(0.0, 0.02, 60)
+        >>> losses = 2.3 - 2.0 * lrs / 0.02
+        >>> accuracy = 0.1 + 0.8 / (1 + np.exp(-(lrs - 0.006) / 0.001)) - 20 * np.clip(lrs - 0.012, 0, None)
+        >>> bounds = suggest_bounds(lrs, losses, {"val_accuracy": accuracy[::2]}, lrs[::2])
+        >>> bounds.method, bounds.details["metric"], round(bounds.max_lr, 5)
+        ('metric', 'val_accuracy', 0.00814)
+        >>> flat = suggest_bounds(lrs[1:], (2.3 - np.tanh(80 * lrs))[1:], {"val_accuracy": np.full(30, 0.5)}, lrs[::2])
+        >>> flat.method, flat.warnings[0].startswith("no reading from val_accuracy")
+        ('valley', True)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3, the metric reading);
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        2018, https://arxiv.org/abs/1803.09820 (reading the loss)
+    """
+    check.choice("method", method, SUGGEST_METHODS)
+    recorded = dict(metrics or {})
+    ratios = tuple(group_ratios)
+    if method in ("auto", "metric"):
+        name = metric if metric is not None else default_metric(recorded)
+        if name is None and method == "metric":
+            raise NoSuggestionError("no metric was recorded: pass val_loader to the range test or use a loss method")
+        if name is not None:
+            if name not in recorded:
+                raise ValueError(f"metric must be one of {sorted(recorded)}, got metric={name!r}")
+            options.setdefault("higher_is_better", not is_loss_like(name))
+            try:
+                bounds = bounds_from_metric(
+                    np.asarray(metric_lrs), recorded[name], log_x=log_x, group_ratios=ratios, **options
+                )
+            except NoSuggestionError as exc:
+                if method == "metric":
+                    raise
+                return _loss_fallback(lrs, losses, name, exc, ratios)
+            return dataclasses.replace(bounds, details=dict(bounds.details) | {"metric": name})
+        method = DEFAULT_LOSS_METHOD
+    return bounds_from_loss(lrs, losses, method=method, group_ratios=ratios, **options)
+
+
+def _loss_fallback(
+    lrs: ArrayLike, losses: ArrayLike, name: str, error: NoSuggestionError, ratios: tuple[float, ...]
+) -> Bounds:
+    """``auto`` when the metric has no usable signal: the training loss's valley, flagged."""
+    try:
+        bounds = bounds_from_loss(lrs, losses, method=DEFAULT_LOSS_METHOD, group_ratios=ratios)
+    except NoSuggestionError:
+        raise error from None
+    note = f"no reading from {name} ({error}); bounds read from the training loss instead"
+    return dataclasses.replace(bounds, warnings=(note, *bounds.warnings))

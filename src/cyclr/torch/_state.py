@@ -5,6 +5,10 @@ values: values are copied into the live tensors (or, where a tensor changed
 device, dtype or shape, the tensor is pointed at a fresh copy), never through
 ``Optimizer.load_state_dict``, which casts state to each parameter's dtype. The
 copy itself is never modified, so a restore that fails partway can be repeated.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186 (the range test, which trains the model it is given).
 """
 
 from __future__ import annotations
@@ -22,7 +26,20 @@ Restorer = Callable[[], Any]
 
 
 class RestoreError(RuntimeError):
-    """The range test could not put everything back; ``snapshot.restore()`` retries."""
+    """The range test could not put everything back; ``snapshot.restore()`` retries.
+
+    Args:
+        message: what failed.
+        snapshot: the saved copy, intact.
+
+    Examples:
+        >>> import torch
+        >>> from cyclr.torch._state import RestoreError, TrainingState
+        >>> model = torch.nn.Linear(2, 1)
+        >>> state = TrainingState(model, torch.optim.SGD(model.parameters(), lr=0.1))
+        >>> RestoreError("the device went away", state).snapshot is state
+        True
+    """
 
     def __init__(self, message: str, snapshot: TrainingState) -> None:
         super().__init__(message)
@@ -102,7 +119,27 @@ def _nested_tensors(value: Any) -> list[torch.Tensor]:
 def check_restorable(
     model: nn.Module, optimizer: Optimizer, criterion: Any = None, device: torch.device | str | None = None
 ) -> None:
-    """ValueError, naming the argument, when a tensor's values could not be kept for a restore (meta device)."""
+    """Refuse, before any training, a state whose values could not be kept for a restore.
+
+    Args:
+        model: the model under test.
+        optimizer: its optimizer.
+        criterion: the loss (its tensors are checked when it is a module).
+        device: where the copy would live.
+
+    Raises:
+        ValueError: a tensor (or ``device``) is on the meta device, which holds no values;
+            the message names the argument.
+
+    Examples:
+        >>> import torch
+        >>> from cyclr.torch._state import check_restorable
+        >>> model = torch.nn.Linear(2, 1, device="meta")
+        >>> check_restorable(model, torch.optim.SGD(model.parameters(), lr=0.1))
+        Traceback (most recent call last):
+        ...
+        ValueError: model must keep its tensors on a device that holds data to be restored, got a tensor of shape (1, 2) on device='meta'
+    """
     _check_storable("model", _module_tensors(model))
     _check_storable("criterion", _module_tensors(criterion))
     groups = [t for g in optimizer.param_groups for t in g["params"]]
@@ -133,6 +170,49 @@ class _TensorCopy:
                 self.tensor.grad = values.to(device=device, dtype=dtype, copy=True)
 
 
+class RngState:
+    """torch's global random number generators, saved now: the CPU one, and CUDA's once initialised.
+
+    A shuffling DataLoader and unseeded dropout draw from them, so a range test
+    saves them first and puts them back after.
+
+    Examples:
+        >>> import torch
+        >>> from cyclr.torch._state import RngState
+        >>> saved = RngState()
+        >>> first = torch.rand(1)
+        >>> saved.restore()
+        >>> torch.equal(torch.rand(1), first)
+        True
+    """
+
+    __slots__ = ("cpu", "cuda")
+
+    def __init__(self) -> None:
+        self.cpu = torch.get_rng_state()
+        initialised = torch.cuda.is_available() and torch.cuda.is_initialized()
+        self.cuda = torch.cuda.get_rng_state_all() if initialised else None
+
+    def restore(self) -> None:
+        """Put the saved states back; can run again.
+
+        Raises:
+            RuntimeError: torch rejects a state (e.g. the CUDA devices changed).
+
+        Examples:
+            >>> import torch
+            >>> from cyclr.torch._state import RngState
+            >>> saved = RngState()
+            >>> first = torch.randint(100, (3,))
+            >>> saved.restore(); saved.restore()
+            >>> torch.equal(torch.randint(100, (3,)), first)
+            True
+        """
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state_all(self.cuda)
+
+
 class TrainingState:
     """Parameters, buffers (persistent or not) and gradients of the model and
     the criterion, every tensor of every optimizer param group, the optimizer's
@@ -140,11 +220,32 @@ class TrainingState:
     copied once.
 
     Args:
+        model: the model under test.
+        optimizer: its optimizer.
+        scaler: a ``torch.amp.GradScaler``, or None.
         device: where the copy lives (``"cpu"`` to spare accelerator memory);
             None keeps each tensor on its own device.
+        criterion: the loss; copied too when it is a module.
+        rng: torch's RNG state to put back; None: saved now.
 
     Raises:
         ValueError: a tensor sits on the meta device, where its values cannot be kept.
+
+    Examples:
+        >>> import torch
+        >>> from cyclr.torch._state import TrainingState
+        >>> model = torch.nn.Linear(2, 1)
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> weight = model.weight.detach().clone()
+        >>> state = TrainingState(model, optimizer)
+        >>> model(torch.ones(4, 2)).sum().backward(); optimizer.step()
+        >>> state.restore()
+        >>> torch.equal(model.weight, weight), model.weight.grad is None
+        (True, True)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -154,14 +255,13 @@ class TrainingState:
         scaler: Any = None,
         device: torch.device | str | None = None,
         criterion: Any = None,
+        rng: RngState | None = None,
     ) -> None:
         check_restorable(model, optimizer, criterion, device)
         self.model, self.optimizer, self.scaler, self.criterion = model, optimizer, scaler, criterion
         self.device = None if device is None else torch.device(device)
         group_tensors = [t for g in optimizer.param_groups for t in g["params"]]
-        self.rng_cpu = torch.get_rng_state()
-        cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
-        self.rng_cuda = torch.cuda.get_rng_state_all() if cuda else None
+        self.rng = RngState() if rng is None else rng
         live = _unique([*_module_tensors(model), *_module_tensors(criterion), *group_tensors])
         self.tensors = [_TensorCopy(t, self.device) for t in live]
         modules = [*model.modules(), *(criterion.modules() if isinstance(criterion, nn.Module) else ())]
@@ -191,10 +291,24 @@ class TrainingState:
 
         Every part is attempted even when one fails; the first failure is then
         raised as a :class:`RestoreError` that carries this copy.
+
+        Raises:
+            RestoreError: a part could not be put back.
+
+        Examples:
+            >>> import torch
+            >>> from cyclr.torch._state import TrainingState
+            >>> model = torch.nn.Linear(2, 1)
+            >>> state = TrainingState(model, torch.optim.SGD(model.parameters(), lr=0.1))
+            >>> model.train(False)
+            Linear(in_features=2, out_features=1, bias=True)
+            >>> state.restore()
+            >>> model.training
+            True
         """
         errors: list[BaseException] = []
         steps: list[Callable[[], None]] = [self._restore_modes, *(t.restore for t in self.tensors)]
-        steps += [self._restore_optimizer, self._restore_scaler, self._restore_rng]
+        steps += [self._restore_optimizer, self._restore_scaler, self.rng.restore]
         for step in steps:
             try:
                 step()
@@ -229,8 +343,3 @@ class TrainingState:
         if self.scaler is None or self.scaler_state is None:
             return
         self.scaler.load_state_dict(copy.deepcopy(self.scaler_state))
-
-    def _restore_rng(self) -> None:
-        torch.set_rng_state(self.rng_cpu)
-        if self.rng_cuda is not None:
-            torch.cuda.set_rng_state_all(self.rng_cuda)

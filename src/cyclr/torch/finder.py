@@ -1,13 +1,21 @@
 """``cyclr.torch.LRFinder``: the LR range test on a PyTorch model, leaving it exactly as it was.
 
-Each step trains at the sweep's next LR and hands the loss to a
-:class:`~cyclr.rangetest.RangeTestRecorder`, which decides when to stop. Host
-syncs: the step losses stay on the device and are copied to the host together
-every ``sync_every`` steps (on a GPU every ``.item()`` stalls the pipeline, and
-the LR of the next step does not depend on the loss). A divergence is therefore
-noticed up to ``sync_every - 1`` steps late; those extra steps are not recorded
-and the state is restored anyway. With a GradScaler the runner reads the scale
-once per step, because whether the step counted decides the next LR.
+This module is the training loop only: the sweep (the automatic two-stage
+mode, the defaults, the checks) is planned by :mod:`cyclr.sweep_plan`, the
+curve is recorded by :class:`~cyclr.rangetest.RangeTestRecorder`, which
+decides when to stop, and read by :mod:`cyclr.suggest`.
+
+Host syncs: the step losses stay on the device and are copied to the host
+together every ``sync_every`` steps (on a GPU every ``.item()`` stalls the
+pipeline, and the LR of the next step does not depend on the loss). A
+divergence is therefore noticed up to ``sync_every - 1`` steps late; those
+extra steps are not recorded and the state is restored anyway. With a
+GradScaler the loop reads the scale once per step, because whether the step
+counted decides the next LR.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186 (section 3.3, the range test).
 """
 
 from __future__ import annotations
@@ -22,33 +30,41 @@ from torch import nn
 from torch.optim import Optimizer
 
 from .. import _validate as check
-from ..rangetest import RangeTestRecorder, RangeTestResult, check_stopping
-from ..schedules import RangeSweep
-from ..suggest import NoSuggestionError, smooth
+from ..rangetest import RangeTestRecorder, RangeTestResult
+from ..sweep_plan import (
+    COARSE_START_LR,
+    DEFAULT_END_LR,
+    MIN_LINEAR_STEPS,
+    ProgressBar,
+    SweepPlan,
+    linear_end_from_coarse,
+    progress_bar,
+    sized_length,
+)
 from . import distributed as _dist
-from ._state import RestoreError, TrainingState, check_restorable
+from ._state import RestoreError, RngState, TrainingState, check_restorable
 
 StepFn = Callable[[nn.Module, Any], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, torch.Tensor], Any]
 ValFn = Callable[[nn.Module], Mapping[str, float]]
 
-COARSE_START_LR = 1e-7
-DEFAULT_END_LR = 10.0
-MIN_AUTO_ITER, MAX_AUTO_ITER, AUTO_EPOCHS = 100, 1000, 8
-# Fewest steps of the automatic mode's linear sweep that still make a curve to read.
-MIN_LINEAR_STEPS = 20
 _NO_CONTEXT = contextlib.nullcontext()  # reusable, and cheaper than a new one every step
 # Consecutive steps a GradScaler may skip before the loss counts as non-finite:
 # from the default scale 2**16 that is far below any useful scale.
 MAX_CONSECUTIVE_SKIPS = 30
+
+__all__ = ["COARSE_START_LR", "DEFAULT_END_LR", "LRFinder", "MIN_LINEAR_STEPS", "linear_end_from_coarse"]
 
 
 class LRFinder:
     """The LR range test for a PyTorch model and optimizer.
 
     Args:
-        model, optimizer, criterion: as in the training loop; ``criterion(model(inputs), targets)``
-            is the loss of an ``(inputs, targets)`` batch.
+        model: the model, as in the training loop.
+        optimizer: its optimizer; the sweep sets the first parameter group's LR
+            and keeps the other groups' ratios to it.
+        criterion: the loss: ``criterion(model(inputs), targets)`` is the loss of an
+            ``(inputs, targets)`` batch. Optional with ``step_fn``.
         device: where batches (and, during the test, the model) go; None leaves both where they are.
         step_fn: ``step_fn(model, batch) -> loss`` for models that do not fit
             ``(inputs, targets) -> criterion``: dict batches, several outputs or losses.
@@ -71,6 +87,31 @@ class LRFinder:
     ``range_test_result``. A test whose state cannot be kept (a tensor on the
     meta device) refuses to start. Should putting the state back fail, a
     :class:`~cyclr.torch._state.RestoreError` carries the saved copy as ``snapshot``.
+
+    Raises:
+        TypeError: an argument has the wrong type (a model that is not a module, a
+            function that is not callable, ...).
+        ValueError: neither ``criterion`` nor ``step_fn``, ``metric_fn`` with
+            ``step_fn`` or ``val_fn``, or a device that holds no data.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> from cyclr.torch import LRFinder
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(256, 8)
+        >>> y = (x[:, 0] > 0).long()
+        >>> batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32)]
+        >>> model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+        >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        >>> finder = LRFinder(model, optimizer, nn.CrossEntropyLoss(), progress=False)
+        >>> result = finder.range_test(batches, batches[:2], start_lr=0.0, end_lr=0.3, num_iter=40, val_every=4)
+        >>> len(result), sorted(result.metrics)
+        (40, ['val_accuracy', 'val_loss'])
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3)
     """
 
     def __init__(
@@ -151,80 +192,93 @@ class LRFinder:
         runs just one exponential sweep from 1e-7 over ``num_iter`` steps. With
         ``start_lr`` given it runs one sweep; ``step_mode=None`` then means linear
         when ``end_lr / start_lr < 100`` (the paper's sweep), else exponential.
+        The plan is :class:`cyclr.sweep_plan.SweepPlan`'s, the same for every finder.
 
         Args:
             train_loader: any iterable of batches; re-iterated (cycled) when shorter than the sweep.
             val_loader: validation batches; the first ``val_batches`` of them are
                 kept and evaluated every ``val_every`` steps (None: all of them).
+            start_lr: the first LR of a single sweep; None: the automatic mode.
+            end_lr: the last LR (of the coarse sweep in automatic mode); None: 10.
             num_iter: steps of the (main) sweep; default 8 epochs of ``train_loader``,
                 within 100..1000 (300 when its length is unknown).
+            step_mode: ``"linear"``, ``"exp"`` or None (see above).
             accumulation_steps: batches per optimizer step (their mean loss is recorded).
-            val_every: default about 30 measurements per sweep.
-            smooth_beta, diverge_th: the recorder's EMA factor (None: about a tenth of
-                the sweep, see :func:`cyclr.rangetest.default_smooth_beta`) and divergence threshold.
+            val_every: steps between validations; default about 30 measurements per sweep.
+            val_batches: validation batches kept; None: all of ``val_loader``.
+            smooth_beta: the recorder's EMA factor; None: about a tenth of the
+                sweep, see :func:`cyclr.rangetest.default_smooth_beta`.
+            diverge_th: stop when the loss's EMA exceeds this many times its minimum.
             sync_every: steps between host copies of the losses (see the module docstring).
             coarse_iter: steps of the coarse exponential sweep (automatic mode only).
 
         Returns:
             The :class:`~cyclr.rangetest.RangeTestResult`; in automatic mode the
             coarse sweep is its ``coarse``.
+
+        Raises:
+            TypeError: a loader is not iterable, or an option has the wrong type.
+            ValueError: an option is out of range, a loader is empty, or both
+                ``val_loader`` and ``val_fn`` are given.
+            NoSuggestionError: in automatic mode, the coarse sweep is too short
+                to read, or the data ran out before the linear sweep had 20 steps.
+            RestoreError: the state could not be put back.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from cyclr.torch import LRFinder
+            >>> _ = torch.manual_seed(0)
+            >>> x = torch.randn(256, 8)
+            >>> y = (x[:, 0] > 0).long()
+            >>> batches = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 256, 32)]
+            >>> model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+            >>> optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+            >>> finder = LRFinder(model, optimizer, nn.CrossEntropyLoss(), progress=False)
+            >>> result = finder.range_test(batches, batches[:2], num_iter=40, coarse_iter=20)
+            >>> result.coarse.settings["stage"], result.settings["stage"], result.sweep.step_mode
+            ('coarse', 'main', 'linear')
+
+        References:
+            Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+            https://arxiv.org/abs/1506.01186 (section 3.3)
         """
-        plan = _Plan.build(
-            train_loader, val_loader, start_lr, end_lr, num_iter, step_mode, accumulation_steps, val_every,
-            val_batches, smooth_beta, diverge_th, sync_every, coarse_iter,
+        if not isinstance(train_loader, Iterable):
+            raise TypeError(f"train_loader must be an iterable of batches, got {type(train_loader).__name__}")
+        if val_loader is not None and not isinstance(val_loader, Iterable):
+            raise TypeError(f"val_loader must be an iterable of batches or None, got {type(val_loader).__name__}")
+        accumulation = check.positive_int("accumulation_steps", accumulation_steps)
+        sync = check.positive_int("sync_every", sync_every)
+        plan = SweepPlan.build(
+            start_lr, end_lr, num_iter, step_mode, batches_per_epoch=sized_length(train_loader),
+            accumulation_steps=accumulation, val_every=val_every, val_batches=val_batches,
+            smooth_beta=smooth_beta, diverge_th=diverge_th, coarse_iter=coarse_iter,
+            settings={"accumulation_steps": accumulation, "sync_every": sync},
         )
         if val_loader is not None and self.val_fn is not None:
             raise ValueError("give either val_loader or val_fn, not both")
         ratios = self._group_ratios()
         check_restorable(self.model, self.optimizer, self.criterion, self.state_device)
-        rng = torch.get_rng_state()  # iterating a shuffling DataLoader draws from torch's RNG
+        rng = RngState()  # iterating a shuffling DataLoader draws from torch's RNG
         try:
             first_batches = _peek(train_loader, "train_loader")
             cached_val = _take(val_loader, plan.val_batches) if val_loader is not None else None
         except BaseException:
-            torch.set_rng_state(rng)
+            rng.restore()
             raise
-        state = TrainingState(self.model, self.optimizer, self.scaler, self.state_device, self.criterion)
-        state.rng_cpu = rng
-        run = _Run(self, ratios, plan, cached_val)
-        recorder: RangeTestRecorder | None = None
-        coarse: RangeTestResult | None = None
+        state = TrainingState(self.model, self.optimizer, self.scaler, self.state_device, self.criterion, rng=rng)
+        loop = _Loop(self, ratios, plan.val_every, sync, accumulation, cached_val, train_loader, first_batches, state)
         try:
             self._move_to_device()
-            batches = first_batches
-            if plan.two_stage:
-                recorder = plan.recorder(plan.coarse_sweep(), ratios, stage="coarse")
-                run.sweep(recorder, batches, validate=False)
-                coarse = recorder.result()
-                self.result = coarse
-                state.restore()
-                self._move_to_device()
-                batches = _cycle(train_loader, None)
-                sweep = RangeSweep(0.0, linear_end_from_coarse(coarse), plan.num_iter, "linear")
-            else:
-                sweep = plan.sweep or plan.coarse_sweep(plan.num_iter)
-            recorder = plan.recorder(sweep, ratios, stage="main" if coarse is not None else "single")
-            run.sweep(recorder, batches, validate=run.has_validation)
-            result = recorder.result()
-            result.coarse = coarse
-            self.result = result
-            _check_not_exhausted(result, run.batches_drawn, MIN_LINEAR_STEPS if coarse is not None else 1)
-            return result
-        except BaseException as exc:
-            if recorder is not None:
-                partial = recorder.result("interrupted" if isinstance(exc, KeyboardInterrupt) else "error")
-                partial.coarse = coarse
-                self.result = partial
-                with contextlib.suppress(AttributeError, TypeError):
-                    exc.range_test_result = partial  # type: ignore[attr-defined]
-            raise
+            return plan.run(loop, self._keep, validate=loop.has_validation, group_ratios=list(ratios))
         finally:
+            # the traceback of a failed test keeps the frames: drop the copy of the model from them
+            loop.state = None
             try:
                 state.restore()
             except RestoreError as exc:
                 exc.range_test_result = self.result  # type: ignore[attr-defined]
                 raise
-            # the traceback of a failed test keeps this frame: drop the copy of the model from it
             del state
 
     # --- helpers --------------------------------------------------------------------
@@ -246,6 +300,9 @@ class LRFinder:
                 raise ValueError(f"every parameter group's lr must be > 0, got param_groups[{i}]['lr']={lrs[i]!r}")
         return ratios
 
+    def _keep(self, result: RangeTestResult) -> None:
+        self.result = result
+
     def _move_to_device(self) -> None:
         if self.device is None:
             return
@@ -254,97 +311,31 @@ class LRFinder:
             _move_state_to_params(self.optimizer)
 
 
-class _Plan:
-    """Validated settings of one range_test call."""
+class _Loop:
+    """The training loop of one range_test call: what :meth:`SweepPlan.run` drives."""
 
-    def __init__(self, **fields: Any) -> None:
-        self.__dict__.update(fields)
-
-    sweep: RangeSweep | None
-    two_stage: bool
-    end_lr: float
-    num_iter: int
-    coarse_iter: int
-    accumulation_steps: int
-    val_every: int
-    val_batches: int | None
-    smooth_beta: float | None
-    diverge_th: float
-    sync_every: int
-    settings: dict[str, Any]
-
-    @classmethod
-    def build(
-        cls,
-        train_loader: Any,
-        val_loader: Any,
-        start_lr: float | None,
-        end_lr: float | None,
-        num_iter: int | None,
-        step_mode: str | None,
-        accumulation_steps: int,
-        val_every: int | None,
-        val_batches: int | None,
-        smooth_beta: float,
-        diverge_th: float,
+    def __init__(
+        self,
+        finder: LRFinder,
+        ratios: tuple[float, ...],
+        val_every: int,
         sync_every: int,
-        coarse_iter: int,
-    ) -> _Plan:
-        if not isinstance(train_loader, Iterable):
-            raise TypeError(f"train_loader must be an iterable of batches, got {type(train_loader).__name__}")
-        if val_loader is not None and not isinstance(val_loader, Iterable):
-            raise TypeError(f"val_loader must be an iterable of batches or None, got {type(val_loader).__name__}")
-        end = DEFAULT_END_LR if end_lr is None else check.positive("end_lr", end_lr)
-        accumulation = check.positive_int("accumulation_steps", accumulation_steps)
-        if num_iter is None:
-            iters = _auto_num_iter(train_loader, accumulation)
-        else:
-            iters = check.positive_int("num_iter", num_iter)
-        sweep = None
-        if start_lr is None:
-            if step_mode is not None:
-                check.choice("step_mode", step_mode, ("linear", "exp"))
-            if end <= COARSE_START_LR:
-                raise ValueError(
-                    f"end_lr must be > {COARSE_START_LR} (the automatic sweep's start), got end_lr={end_lr!r}"
-                )
-        else:
-            start = check.non_negative("start_lr", start_lr)
-            if step_mode is None:
-                step_mode = "linear" if start == 0 or end / start < 100 else "exp"
-            check.choice("step_mode", step_mode, ("linear", "exp"))
-            sweep = RangeSweep(start, end, iters, step_mode)  # type: ignore[arg-type]
-        every = max(1, iters // 30) if val_every is None else check.positive_int("val_every", val_every)
-        n_val = None if val_batches is None else check.positive_int("val_batches", val_batches)
-        beta, threshold = check_stopping(smooth_beta, diverge_th)
-        sync = check.positive_int("sync_every", sync_every)
-        coarse = check.positive_int("coarse_iter", coarse_iter)
-        if coarse < 10:
-            raise ValueError(f"coarse_iter must be >= 10, got coarse_iter={coarse_iter!r}")
-        settings = {"accumulation_steps": accumulation, "val_every": every, "val_batches": n_val,
-                    "sync_every": sync}
-        return cls(sweep=sweep, two_stage=start_lr is None and step_mode != "exp", end_lr=end, num_iter=iters,
-                   coarse_iter=coarse, accumulation_steps=accumulation, val_every=every, val_batches=n_val,
-                   smooth_beta=beta, diverge_th=threshold, sync_every=sync,
-                   settings=settings)
-
-    def coarse_sweep(self, num_iter: int | None = None) -> RangeSweep:
-        return RangeSweep(COARSE_START_LR, self.end_lr, num_iter or self.coarse_iter, "exp")
-
-    def recorder(self, sweep: RangeSweep, ratios: tuple[float, ...], stage: str) -> RangeTestRecorder:
-        settings = {**self.settings, "group_ratios": list(ratios), "stage": stage}
-        return RangeTestRecorder(sweep, self.smooth_beta, self.diverge_th, settings=settings)
-
-
-class _Run:
-    """The training loop of one range_test call."""
-
-    def __init__(self, finder: LRFinder, ratios: tuple[float, ...], plan: _Plan, val: list[Any] | None) -> None:
-        self.f = finder
+        accumulation_steps: int,
+        val: list[Any] | None,
+        train_loader: Iterable[Any],
+        batches: Iterator[Any],
+        state: TrainingState,
+    ) -> None:
+        self.finder = finder
         self.ratios = ratios
-        self.plan = plan
+        self.val_every = val_every
+        self.sync_every = sync_every
+        self.accumulation_steps = accumulation_steps
         self.val = val
         self.has_validation = val is not None or finder.val_fn is not None
+        self.train_loader = train_loader
+        self.batches = batches
+        self.state: TrainingState | None = state
         device = finder.device
         if device is None:
             first = next(itertools.chain(finder.model.parameters(), finder.model.buffers()), None)
@@ -353,20 +344,28 @@ class _Run:
         self.device_type = device.type
         self.batches_drawn = 0
 
-    def autocast(self) -> Any:
-        if self.f.amp_dtype is None:
-            return _NO_CONTEXT
-        return torch.autocast(self.device_type, dtype=self.f.amp_dtype)
+    def restart(self) -> None:
+        """Back to the saved state, with the training data from its start (the linear sweep after the coarse one)."""
+        if self.state is None:
+            raise RuntimeError("the range test is over: its saved state was released")
+        self.state.restore()
+        self.finder._move_to_device()
+        self.batches = _cycle(self.train_loader, None)
 
-    def sweep(self, recorder: RangeTestRecorder, batches: Iterator[Any], validate: bool) -> None:
+    def autocast(self) -> Any:
+        if self.finder.amp_dtype is None:
+            return _NO_CONTEXT
+        return torch.autocast(self.device_type, dtype=self.finder.amp_dtype)
+
+    def train(self, recorder: RangeTestRecorder, validate: bool) -> None:
         """Train through ``recorder``'s sweep until it finishes or says stop."""
-        f, plan = self.f, self.plan
+        f, batches = self.finder, self.batches
         groups = f.optimizer.param_groups
         pairs = list(zip(groups, self.ratios))
         lrs = [recorder.lr(i) for i in range(recorder.sweep.num_iter)]
         pending: list[torch.Tensor] = []
         f.model.train()
-        bar = _progress_bar(f.progress, len(lrs), recorder.settings.get("stage", ""))
+        bar = progress_bar(f.progress and _dist.is_main_process(), len(lrs), recorder.settings.get("stage", ""))
         scale = f.scaler.get_scale() if f.scaler is not None else 0.0
         skips = 0
         trained = 0
@@ -394,8 +393,8 @@ class _Run:
                     skips = 0
                 pending.append(loss)
                 trained += 1
-                due = validate and trained % plan.val_every == 0
-                if (due or len(pending) >= plan.sync_every or trained == len(lrs)) and self.flush(
+                due = validate and trained % self.val_every == 0
+                if (due or len(pending) >= self.sync_every or trained == len(lrs)) and self.flush(
                     pending, recorder, bar
                 ):
                     return
@@ -411,8 +410,8 @@ class _Run:
 
     def train_step(self, batches: Iterator[Any]) -> torch.Tensor:
         """One optimizer step over ``accumulation_steps`` batches; the mean loss, still on the device."""
-        f = self.f
-        k = self.plan.accumulation_steps
+        f = self.finder
+        k = self.accumulation_steps
         f.optimizer.zero_grad(set_to_none=True)
         losses = []
         for _ in range(k):
@@ -432,7 +431,7 @@ class _Run:
         return losses[0] if k == 1 else torch.stack(losses).mean()
 
     def loss(self, batch: Any) -> torch.Tensor:
-        f = self.f
+        f = self.finder
         batch = _to_device(batch, f.device)
         if f.step_fn is not None:
             loss = f.step_fn(f.model, batch)
@@ -440,12 +439,12 @@ class _Run:
             inputs, targets = _split_batch(batch)
             loss = f.criterion(f.model(inputs), targets)  # type: ignore[misc]
         if not isinstance(loss, torch.Tensor) or loss.ndim and loss.numel() != 1:
-            raise TypeError(f"the loss must be a tensor with one element, got {_describe(loss)}")
+            raise TypeError(f"the loss must be a tensor with one element, got {_value_kind(loss)}")
         # a reshape would add an autograd node to every step; only a (1,)-shaped loss needs one
         return loss if loss.ndim == 0 else loss.reshape(())
 
     def flush(
-        self, pending: list[torch.Tensor], recorder: RangeTestRecorder, bar: Any, collective: bool = True
+        self, pending: list[torch.Tensor], recorder: RangeTestRecorder, bar: ProgressBar, collective: bool = True
     ) -> bool:
         """Copy the pending losses to the host (one sync, one collective) and record them; True: stop."""
         if not pending:
@@ -460,13 +459,13 @@ class _Run:
                 break
         bar.update(len(values))
         if recorder.step:
-            bar.set_postfix(lr=f"{recorder.lr(recorder.step - 1):.3g}", loss=f"{recorder.smoothed_loss:.4g}",
+            bar.set_postfix(lr=f"{recorder.lr(recorder.step - 1):.3g}", loss=f"{recorder.ema_loss:.4g}",
                             refresh=False)
         return stop
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        f = self.f
+        f = self.finder
         was_training = [m.training for m in f.model.modules()]
         f.model.eval()
         try:
@@ -479,7 +478,7 @@ class _Run:
 
     def builtin_validation(self) -> dict[str, float]:
         """Loss, accuracy (class-index targets) and metric_fn on the cached batches, weighted by batch size."""
-        f = self.f
+        f = self.finder
         sums: dict[str, torch.Tensor] = {}
         count: torch.Tensor | float = 0.0
         for raw in self.val or ():
@@ -507,35 +506,6 @@ class _Run:
         stacked = torch.stack([*(sums[k].to(device) for k in names), torch.tensor(float(count), device=device)])
         totals = _dist.reduce(stacked, average=False).tolist()
         return {k: v / totals[-1] for k, v in zip(names, totals[:-1])}
-
-
-# --- automatic range ----------------------------------------------------------------
-
-
-def linear_end_from_coarse(coarse: RangeTestResult) -> float:
-    """Upper end of the linear sweep, read off the coarse exponential sweep.
-
-    Twice the LR where the coarse sweep's zero-lag smoothed loss was lowest (at
-    most the LR where it stopped): after a short exponential sweep that minimum
-    sits near the largest LR that still trains, so the linear sweep covers the
-    metric's whole rise and its fall, which the paper's reading needs.
-    """
-    if len(coarse) < 5:
-        if coarse.stop_reason == "exhausted":
-            raise NoSuggestionError(
-                f"the coarse sweep ran out of batches after {len(coarse)} steps: train_loader is a one-shot "
-                "iterator; pass a loader that can be iterated again (a DataLoader, a list) or give start_lr"
-            )
-        raise NoSuggestionError(
-            f"the coarse sweep diverged after {len(coarse)} steps, below lr={coarse.stop_lr!r}: "
-            "the model does not train even at tiny LRs; check the model, loss and data"
-        )
-    s = smooth(coarse.losses)
-    best_lr = float(coarse.lrs[int(s.argmin())])
-    end = 2.0 * best_lr
-    if coarse.stop_lr is not None:
-        end = min(end, float(coarse.stop_lr))
-    return max(end, best_lr)
 
 
 # --- small helpers ---------------------------------------------------------------------
@@ -570,26 +540,6 @@ def _move_state_to_params(optimizer: Optimizer) -> None:
                 moves = key != "step" or step_on_device
                 if moves and isinstance(value, torch.Tensor) and value.device != param.device:
                     state[key] = value.to(param.device)  # type: ignore[index]
-
-
-def _check_not_exhausted(result: RangeTestResult, drawn: int, minimum: int) -> None:
-    """NoSuggestionError when the data ran out before the sweep had ``minimum`` steps."""
-    if result.stop_reason != "exhausted" or len(result) >= minimum:
-        return
-    sweep = "the linear sweep" if result.coarse is not None else "the sweep"
-    raise NoSuggestionError(
-        f"train_loader was exhausted after {drawn} batches, leaving {sweep} {len(result)} steps "
-        f"(it needs {minimum}): pass a loader that can be iterated again (a DataLoader, a list) or give start_lr"
-    )
-
-
-def _auto_num_iter(loader: Any, accumulation_steps: int) -> int:
-    try:
-        batches = len(loader)
-    except TypeError:
-        return 300
-    epochs = AUTO_EPOCHS * batches // accumulation_steps
-    return int(min(MAX_AUTO_ITER, max(MIN_AUTO_ITER, epochs)))
 
 
 def _peek(loader: Iterable[Any], name: str) -> Iterator[Any]:
@@ -641,12 +591,13 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
     if isinstance(batch, (list, tuple)) and len(batch) == 2:
         return batch[0], batch[1]
     raise TypeError(
-        f"a batch must be an (inputs, targets) pair for criterion(model(inputs), targets), got {_describe(batch)}; "
+        f"a batch must be an (inputs, targets) pair for criterion(model(inputs), targets), got {_value_kind(batch)}; "
         "pass step_fn=... to handle other batches"
     )
 
 
-def _describe(value: Any) -> str:
+def _value_kind(value: Any) -> str:
+    """A few words on what ``value`` is, for an error message."""
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}"
     if isinstance(value, (list, tuple)):
@@ -677,24 +628,3 @@ def _mean_across_ranks(values: dict[str, float], device: torch.device) -> dict[s
 
 def _add(sums: dict[str, torch.Tensor], name: str, value: torch.Tensor) -> None:
     sums[name] = sums[name] + value if name in sums else value
-
-
-def _progress_bar(enabled: bool, total: int, stage: str) -> Any:
-    if not enabled or not _dist.is_main_process():
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    desc = {"coarse": "range test (coarse, exp)", "main": "range test (linear)"}.get(stage, "range test")
-    return tqdm(total=total, desc=desc, leave=False)
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def set_postfix(self, **kwargs: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
