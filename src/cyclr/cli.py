@@ -265,7 +265,7 @@ FIND_NAMES = ("start_lr", "end_lr", "num_iter", "step_mode", "epochs_per_step", 
 
 
 def run_find(args: argparse.Namespace) -> int:
-    from ._find import (
+    from .reproduce.find import (
         MAX_RANGE_TEST_ITERATIONS,
         FactoryCallError,
         FactoryError,
@@ -287,7 +287,7 @@ def run_find(args: argparse.Namespace) -> int:
                     raise UsageError("--epochs needs a train loader with len(); give --num-iter instead")
                 num_iter = args.epochs * subject.iterations_per_epoch
         else:
-            from .tasks import load_task
+            from .reproduce.tasks import load_task
 
             task = load_task(args.task or "digits")
             subject = subject_from_task(task, args.seed)
@@ -336,8 +336,8 @@ def _check_step_size(iterations_per_epoch: int | None, epochs_per_step: float) -
 
 
 def _find_into(out: Path, subject: Any, name: str, num_iter: int | None, args: argparse.Namespace) -> int:
-    from ._find import describe_bounds, run_range_test, write_find_outputs
-    from ._training import torch_threads
+    from .reproduce.find import describe_bounds, run_range_test, write_find_outputs
+    from .reproduce.training import torch_threads
     from .suggest import NoSuggestionError
 
     try:
@@ -404,7 +404,7 @@ REPRODUCE_NAMES = ("epochs_per_step", "range_test_epochs", "epochs", "seeds")
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from .reproduce import check_budget, check_range_test_epochs
-    from .tasks import load_task
+    from .reproduce.tasks import load_task
 
     try:
         task = load_task(args.task)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _validate as check
+from ... import _validate as check
 
 
 class TensorBatches:

@@ -73,9 +73,9 @@ def write_outputs(results: Mapping[str, Any], out_dir: str | Path) -> dict[str, 
     holds an ``INCOMPLETE`` marker (and no results.json), so an interrupted or
     failed write is never mistaken for a finished report.
     """
-    from ._io import OutputSet, save_figure, write_text
-    from .plot import plot_reproduction
-    from .suggest import Bounds
+    from .._io import OutputSet, save_figure, write_text
+    from .figures import plot_reproduction
+    from ..suggest import Bounds
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _validate as check
-from ._report import print_summary, report_markdown, summary_table, write_outputs
-from .schedules import CyclicSchedule, cycle_aligned_iterations, recommended_step_size
+from .. import _validate as check
+from .report import print_summary, report_markdown, summary_table, write_outputs
+from ..schedules import CyclicSchedule, cycle_aligned_iterations, recommended_step_size
 
 __all__ = [
     "POLICIES",
@@ -153,7 +153,7 @@ def make_plan(base_lr: float, max_lr: float, iterations_per_epoch: int, epochs: 
     every = max(1, step // EVALS_PER_STEP)
     cycle_ends = range(0, iterations + 1, 2 * step)
     peaks = range(step, iterations + 1, 2 * step)
-    from ._training import evaluation_points
+    from .training import evaluation_points
 
     points = evaluation_points(iterations, every, [*cycle_ends, *peaks])
     grid = (base_lr * GRID_BELOW, base_lr, math.sqrt(base_lr * max_lr), max_lr, max_lr * GRID_ABOVE)
@@ -177,7 +177,7 @@ def range_test_on_task(task: Any, seed: int = 0, epochs: int | None = None, prog
     The linear sweep lasts ``epochs`` (default: the task's ``range_test_epochs``)
     and measures validation accuracy about 50 times.
     """
-    from ._find import run_range_test, subject_from_task
+    from .find import run_range_test, subject_from_task
 
     epochs = task.range_test_epochs if epochs is None else check.positive_int("epochs", epochs)
     num_iter = check_range_test_epochs(epochs, task.iterations_per_epoch)
@@ -204,7 +204,7 @@ def run_reproduction(
         num_threads: torch's intra-op threads while it runs (None: unchanged); one
             is fastest for the bundled models.
     """
-    from ._training import torch_threads
+    from .training import torch_threads
 
     with torch_threads(num_threads):
         return _run(task_name, seeds, epochs, range_test_epochs, epochs_per_step, progress)
@@ -285,7 +285,7 @@ def _run(
 def _train_seeds(
     task: Any, plan: Plan, lrs: np.ndarray, seeds: Sequence[int], bar: Any, label: str
 ) -> dict[str, np.ndarray]:
-    from ._training import train
+    from .training import train
 
     bar.set_description(label)
     runs = [train(task, lrs, seed, list(plan.points), progress=bar.update) for seed in seeds]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .schedules import recommended_step_size
+from ..schedules import recommended_step_size
 
 
 # Range tests run for hundreds to a few thousand steps; far past this is a typo.
@@ -40,7 +40,7 @@ def check_sweep(start_lr: float | None, end_lr: float | None, num_iter: int | No
     ``start_lr=None`` is the automatic mode, whose first sweep is exponential from
     :data:`cyclr.torch.finder.COARSE_START_LR`.
     """
-    from .torch.finder import COARSE_START_LR
+    from ..torch.finder import COARSE_START_LR
 
     if num_iter is not None and num_iter > MAX_RANGE_TEST_ITERATIONS:
         raise ValueError(
@@ -149,7 +149,7 @@ def run_range_test(
     With ``num_iter=None`` the finder picks the sweep's length and validates
     about 30 times over it.
     """
-    from .torch import LRFinder
+    from ..torch import LRFinder
 
     finder = LRFinder(subject.model, subject.optimizer, subject.criterion, progress=progress)
     kwargs: dict[str, Any] = {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "step_mode": step_mode}
@@ -167,7 +167,7 @@ def write_find_outputs(result: Any, bounds: Any, out_dir: str | Path) -> dict[st
     Each file is written atomically; the folder holds an ``INCOMPLETE`` marker
     (and no range_test.json) until all three are in place.
     """
-    from ._io import OutputSet, save_figure
+    from .._io import OutputSet, save_figure
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
