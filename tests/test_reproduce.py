@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from cyclr import CyclicSchedule
-from cyclr.reproduce.training import evaluation_points
+from cyclr.reproduce.plan import evaluation_points
 from cyclr.plot import plot_reproduction
 from cyclr.reproduce import (
     CYCLIC_POLICIES,

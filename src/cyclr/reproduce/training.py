@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -52,13 +52,6 @@ def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
         correct += int((logits.argmax(dim=1) == split.y[start : start + batch_size]).sum())
     model.train(was_training)
     return correct / len(split)
-
-
-def evaluation_points(iterations: int, every: int, extra: Iterable[int] = ()) -> list[int]:
-    """0, every, 2*every, ..., the last iteration, and the ``extra`` points up to it, sorted."""
-    points = set(range(0, iterations + 1, every)) | {iterations}
-    points |= {p for p in extra if 0 <= p <= iterations}
-    return sorted(points)
 
 
 def train(
