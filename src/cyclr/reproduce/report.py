@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+__all__ = ["FILES", "PAPER_TABLE_1", "headline", "print_summary", "report_markdown", "summary_table", "write_outputs"]
+
 PAPER_RATIO = 2.8
 PAPER_TABLE_1 = (
     ("fixed (Caffe's schedule)", "70,000", "81.4%"),
@@ -23,10 +25,31 @@ FILES = {
     "range_test_json": "range_test.json",
     "range_test_csv": "range_test.csv",
 }
+Results = Mapping[str, Any]
 
 
-def summary_table(results: Mapping[str, Any]) -> str:
-    """The report's main table (Markdown): one row per policy."""
+def summary_table(results: Results) -> str:
+    """The report's main table: one Markdown row per policy.
+
+    Args:
+        results: what :func:`cyclr.reproduce.run_reproduction` returns (or ``results.json`` loaded).
+
+    Returns:
+        The table: iterations, final test accuracy (mean ± sd), iterations to target and speedup per policy.
+
+    Example:
+        >>> policy = {"iterations": 1000, "accuracy_mean": 0.95, "accuracy_std": 0.01}
+        >>> results = {"policies": {
+        ...     "fixed": {**policy, "iterations_to_target": 1000, "speedup": 1.0},
+        ...     "triangular2": {**policy, "iterations_to_target": 400, "speedup": 2.5},
+        ... }}
+        >>> print(summary_table(results).splitlines()[-1])
+        | triangular2 | 1,000 | 95.00 ± 1.00 | 400 | 2.50x |
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Table 1).
+    """
     rows = [
         "| policy | iterations | final test accuracy % (mean ± sd) | iterations to target | speedup vs fixed |",
         "|---|---:|---:|---:|---:|",
@@ -40,8 +63,26 @@ def summary_table(results: Mapping[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def headline(results: Mapping[str, Any]) -> str:
-    """One paragraph: what was measured, against the paper's 2.8x, in plain words."""
+def headline(results: Results) -> str:
+    """One paragraph: what was measured, against the paper's 2.8x, in plain words.
+
+    Args:
+        results: what :func:`cyclr.reproduce.run_reproduction` returns (or ``results.json`` loaded).
+
+    Returns:
+        The paragraph, naming the best cyclic policy, its speedup and whether it matched the paper.
+
+    Example:
+        >>> results = {"policies": {"fixed": {"accuracy_mean": 0.95, "iterations_to_target": 1000}},
+        ...            "best_cyclic_policy": None, "target_accuracy": 0.95, "iterations": 1000}
+        >>> print(headline(results))  # doctest: +NORMALIZE_WHITESPACE
+        Measured: no cyclic policy reached the fixed LR's final test accuracy (95.00%) within 1,000
+        iterations, so the paper's 2.8x was not matched on this run.
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Table 1: triangular2 reached fixed's accuracy 2.8x sooner).
+    """
     fixed = results["policies"]["fixed"]
     best = results["best_cyclic_policy"]
     target = _pct(results["target_accuracy"])
@@ -66,23 +107,63 @@ def headline(results: Mapping[str, Any]) -> str:
     )
 
 
-def write_outputs(results: Mapping[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write report.md, both figures, the range-test curve (JSON, CSV) and, last, results.json into ``out_dir``.
+def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.md, both figures, the range-test curve (JSON, CSV) and, last, results.json.
 
     Each file is written atomically. Until results.json is in place the folder
     holds an ``INCOMPLETE`` marker (and no results.json), so an interrupted or
     failed write is never mistaken for a finished report.
+
+    Args:
+        results: what :func:`cyclr.reproduce.run_reproduction` returns, the range test included.
+        out_dir: the folder to write into; created if missing.
+
+    Returns:
+        The path of each file written, by the keys of :data:`FILES`.
+
+    Raises:
+        OSError: a file cannot be written (the folder is then marked ``INCOMPLETE``).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> import numpy as np
+        >>> from cyclr import Bounds
+        >>> from cyclr.reproduce import POLICIES, make_plan, summarise
+        >>> plan = make_plan(0.01, 0.04, iterations_per_epoch=4, epochs=4, epochs_per_step=1)
+        >>> rising = np.linspace(0.5, 0.9, len(plan.points))[None]  # one seed
+        >>> curve = {"test": rising, "val": rising, "lr": np.full(rising.shape[1], 0.02), "diverged": np.zeros(1, bool)}
+        >>> results = summarise(SimpleNamespace(name="toy", description="A toy task"), plan,
+        ...                     Bounds(0.01, 0.04, "valley", "set by hand"), 0.02, {0.02: curve},
+        ...                     dict.fromkeys(POLICIES, curve), seeds=[0])
+        >>> results["command"] = "cyclr reproduce --task toy --seeds 1"
+        >>> results["runtime_seconds"] = {"range_test": 1.0, "training": 2.0, "total": 3.0}
+        >>> results["settings"] = {"epochs": 4, "epochs_per_step": 1, "range_test_epochs": 2,
+        ...                        "iterations_per_epoch": 4, "batch_size": 8, "optimizer": "SGD(momentum=0.9)",
+        ...                        "split_sizes": {"train": 32, "val": 16, "test": 16}}
+        >>> from cyclr import RangeSweep, RangeTestRecorder
+        >>> recorder = RangeTestRecorder(RangeSweep(1e-4, 1.0, 30, "exp"))
+        >>> stopped = [recorder.record_loss(2.0 - np.sin(np.pi * i / 30)) for i in range(30)]
+        >>> results["range_test"] = recorder.result()
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     paths = write_outputs(results, folder)
+        ...     sorted(path.name for path in Path(folder).iterdir())
+        ['accuracy.png', 'range_test.csv', 'range_test.json', 'range_test.png', 'report.md', 'results.json']
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     from .._io import OutputSet, save_figure, write_text
-    from .figures import plot_reproduction
     from ..suggest import Bounds
+    from .figures import plot_reproduction
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     range_test = results["range_test"]
-    data = {k: v for k, v in results.items() if k != "range_test"}
-    b = data["bounds"]
-    bounds = Bounds(b["base_lr"], b["max_lr"], b["method"], b["explanation"], warnings=tuple(b["warnings"]))
+    data = {key: value for key, value in results.items() if key != "range_test"}
+    read = data["bounds"]
+    bounds = Bounds(read["base_lr"], read["max_lr"], read["method"], read["explanation"], warnings=tuple(read["warnings"]))
     with OutputSet(out, manifest=FILES["results"]) as files:
         files.write("range_test_json", FILES["range_test_json"], range_test.save)
         files.write("range_test_csv", FILES["range_test_csv"], range_test.to_csv)
@@ -94,19 +175,101 @@ def write_outputs(results: Mapping[str, Any], out_dir: str | Path) -> dict[str, 
     return {key: files.written[key] for key in FILES}
 
 
-def report_markdown(results: Mapping[str, Any]) -> str:
-    """The report: measured table and headline, definitions, setup, the paper's numbers (labelled), runtime."""
-    s, b = results["settings"], results["bounds"]
-    seeds, ends = results["seeds"], results["cycle_ends"]
-    step, iters, ipe = results["step_size"], results["iterations"], s["iterations_per_epoch"]
-    test_size = s["split_sizes"]["test"]
-    runtime = results["runtime_seconds"]
-    lines = [
+def report_markdown(results: Results) -> str:
+    """The report: measured table and headline, definitions, setup, the paper's numbers (labelled), runtime.
+
+    Args:
+        results: what :func:`cyclr.reproduce.run_reproduction` returns (or ``results.json`` loaded).
+
+    Returns:
+        The Markdown text of report.md.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> import numpy as np
+        >>> from cyclr import Bounds
+        >>> from cyclr.reproduce import POLICIES, make_plan, summarise
+        >>> plan = make_plan(0.01, 0.04, iterations_per_epoch=4, epochs=4, epochs_per_step=1)
+        >>> rising = np.linspace(0.5, 0.9, len(plan.points))[None]  # one seed
+        >>> curve = {"test": rising, "val": rising, "lr": np.full(rising.shape[1], 0.02), "diverged": np.zeros(1, bool)}
+        >>> results = summarise(SimpleNamespace(name="toy", description="A toy task"), plan,
+        ...                     Bounds(0.01, 0.04, "valley", "set by hand"), 0.02, {0.02: curve},
+        ...                     dict.fromkeys(POLICIES, curve), seeds=[0])
+        >>> results["command"] = "cyclr reproduce --task toy --seeds 1"
+        >>> results["runtime_seconds"] = {"range_test": 1.0, "training": 2.0, "total": 3.0}
+        >>> results["settings"] = {"epochs": 4, "epochs_per_step": 1, "range_test_epochs": 2,
+        ...                        "iterations_per_epoch": 4, "batch_size": 8, "optimizer": "SGD(momentum=0.9)",
+        ...                        "split_sizes": {"train": 32, "val": 16, "test": 16}}
+        >>> report = report_markdown(results)
+        >>> print(report.splitlines()[0])
+        # CLR reproduction on `toy`
+        >>> "## The paper's Table 1 (quoted, not measured here)" in report
+        True
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
+    """
+    sections = (_result_section, _setup_section, _policies_section, _paper_section, _files_section, _runtime_section)
+    return "\n".join(line for section in sections for line in section(results))
+
+
+def print_summary(results: Results, paths: Mapping[str, Path], echo: Callable[[str], None] = print) -> None:
+    """Print the terminal summary: bounds, the table, the headline, where the files are.
+
+    Args:
+        results: what :func:`cyclr.reproduce.run_reproduction` returns.
+        paths: what :func:`write_outputs` returned.
+        echo: prints one block of text (default: :func:`print`).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> import numpy as np
+        >>> from cyclr import Bounds
+        >>> from cyclr.reproduce import POLICIES, make_plan, summarise
+        >>> plan = make_plan(0.01, 0.04, iterations_per_epoch=4, epochs=4, epochs_per_step=1)
+        >>> rising = np.linspace(0.5, 0.9, len(plan.points))[None]  # one seed
+        >>> curve = {"test": rising, "val": rising, "lr": np.full(rising.shape[1], 0.02), "diverged": np.zeros(1, bool)}
+        >>> results = summarise(SimpleNamespace(name="toy", description="A toy task"), plan,
+        ...                     Bounds(0.01, 0.04, "valley", "set by hand"), 0.02, {0.02: curve},
+        ...                     dict.fromkeys(POLICIES, curve), seeds=[0])
+        >>> results["command"] = "cyclr reproduce --task toy --seeds 1"
+        >>> results["runtime_seconds"] = {"range_test": 1.0, "training": 2.0, "total": 3.0}
+        >>> results["settings"] = {"epochs": 4, "epochs_per_step": 1, "range_test_epochs": 2,
+        ...                        "iterations_per_epoch": 4, "batch_size": 8, "optimizer": "SGD(momentum=0.9)",
+        ...                        "split_sizes": {"train": 32, "val": 16, "test": 16}}
+        >>> lines = []
+        >>> print_summary(results, {"report": Path("out/report.md"), "results": Path("out/results.json")}, lines.append)
+        >>> print(lines[0])
+        toy: base_lr=0.01, max_lr=0.04, step size 4 iterations, fixed LR 0.02, 3 s
+        >>> print(lines[-1])
+        wrote out/report.md (with results.json)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
+    """
+    bounds = results["bounds"]
+    echo(
+        f"{results['task']}: base_lr={bounds['base_lr']:.4g}, max_lr={bounds['max_lr']:.4g}, step size "
+        f"{results['step_size']} iterations, fixed LR {results['fixed_lr']:.4g}, "
+        f"{results['runtime_seconds']['total']:.0f} s"
+    )
+    echo(summary_table(results))
+    echo(headline(results))
+    echo(f"wrote {paths['report']} (with {', '.join(p.name for k, p in paths.items() if k != 'report')})")
+
+
+def _result_section(results: Results) -> list[str]:
+    settings, seeds = results["settings"], results["seeds"]
+    iterations, per_epoch = results["iterations"], settings["iterations_per_epoch"]
+    test_size = settings["split_sizes"]["test"]
+    return [
         f"# CLR reproduction on `{results['task']}`",
         "",
         (
-            f"{results['task_description']}. {s['optimizer']}, batch size {s['batch_size']}, {ipe} iterations per "
-            f"epoch; seeds {', '.join(map(str, seeds))}. Command: `{results['command']}`."
+            f"{results['task_description']}. {settings['optimizer']}, batch size {settings['batch_size']}, "
+            f"{per_epoch} iterations per epoch; seeds {', '.join(map(str, seeds))}. Command: `{results['command']}`."
         ),
         "",
         "## Result (measured here)",
@@ -116,8 +279,8 @@ def report_markdown(results: Mapping[str, Any]) -> str:
         headline(results),
         "",
         (
-            f"- *iterations*: optimizer updates each policy trained for, the same for all: {iters:,} = "
-            f"{iters / ipe:g} epochs = {len(ends)} cycles."
+            f"- *iterations*: optimizer updates each policy trained for, the same for all: {iterations:,} = "
+            f"{iterations / per_epoch:g} epochs = {len(results['cycle_ends'])} cycles."
         ),
         (
             f"- *final test accuracy*: accuracy on the {test_size} test images after the last update, mean ± sample "
@@ -141,17 +304,23 @@ def report_markdown(results: Mapping[str, Any]) -> str:
             "More seeds (`--seeds 10`) give steadier numbers."
         ),
         "",
+    ]
+
+
+def _setup_section(results: Results) -> list[str]:
+    settings, bounds, step = results["settings"], results["bounds"], results["step_size"]
+    return [
         "## Setup",
         "",
         (
             "- Range test: `cyclr.torch.LRFinder` in automatic mode (a coarse exponential sweep, then the paper's "
-            f"linear sweep over {s['range_test_epochs']} epochs, validation accuracy measured about 50 times), read "
-            f"by `result.suggest()`: base_lr = {b['base_lr']:.4g}, max_lr = {b['max_lr']:.4g}. "
-            f"Reading ({b['method']}): {b['explanation']}."
+            f"linear sweep over {settings['range_test_epochs']} epochs, validation accuracy measured about 50 times), "
+            f"read by `result.suggest()`: base_lr = {bounds['base_lr']:.4g}, max_lr = {bounds['max_lr']:.4g}. "
+            f"Reading ({bounds['method']}): {bounds['explanation']}."
         ),
-        *(f"- Range-test warning: {w}" for w in b["warnings"]),
+        *(f"- Range-test warning: {warning}" for warning in bounds["warnings"]),
         (
-            f"- Step size: {step} iterations = {s['epochs_per_step']:g} epochs (the paper recommends 2-10); "
+            f"- Step size: {step} iterations = {settings['epochs_per_step']:g} epochs (the paper recommends 2-10); "
             f"one cycle is {2 * step} iterations."
         ),
         (
@@ -167,24 +336,35 @@ def report_markdown(results: Mapping[str, Any]) -> str:
         "| constant LR | final val accuracy % | final test accuracy % | |",
         "|---:|---:|---:|---|",
         *(
-            f"| {g['lr']:.4g} | {_pct(g['val_accuracy_mean'])} | {_pct(g['test_accuracy_mean'])} | "
-            + ("chosen |" if g["lr"] == results["fixed_lr"] else "|")
-            for g in results["fixed_lr_grid"]
+            f"| {row['lr']:.4g} | {_pct(row['val_accuracy_mean'])} | {_pct(row['test_accuracy_mean'])} | "
+            + ("chosen |" if row["lr"] == results["fixed_lr"] else "|")
+            for row in results["fixed_lr_grid"]
         ),
         "",
+    ]
+
+
+def _policies_section(results: Results) -> list[str]:
+    ends = results["cycle_ends"]
+    return [
         "Policies, all trained from the same initial weights and batch order per seed:",
         "",
         *(f"- `{name}`: {entry['definition']}." for name, entry in results["policies"].items()),
         "",
         "Seed-mean test accuracy (%) at each cycle end, where the cyclic LRs are back at base_lr:",
         "",
-        "| policy | " + " | ".join(f"it. {e:,}" for e in ends) + " |",
+        "| policy | " + " | ".join(f"it. {end:,}" for end in ends) + " |",
         "|---|" + "---:|" * len(ends),
         *(
             f"| {name} | " + " | ".join(_pct(a) for a in entry["accuracy_at_cycle_ends"]) + " |"
             for name, entry in results["policies"].items()
         ),
         "",
+    ]
+
+
+def _paper_section(results: Results) -> list[str]:
+    return [
         "## The paper's Table 1 (quoted, not measured here)",
         "",
         (
@@ -194,13 +374,18 @@ def report_markdown(results: Mapping[str, Any]) -> str:
         "",
         "| policy (paper) | iterations (paper) | accuracy (paper) |",
         "|---|---:|---:|",
-        *(f"| {p} | {i} | {a} |" for p, i, a in PAPER_TABLE_1),
+        *(f"| {policy} | {iterations} | {accuracy} |" for policy, iterations, accuracy in PAPER_TABLE_1),
         "",
         (
             f"There, triangular2 matched the fixed schedule's 81.4% in 25,000 instead of 70,000 iterations "
             f"({PAPER_RATIO}x)."
         ),
         "",
+    ]
+
+
+def _files_section(results: Results) -> list[str]:
+    return [
         "## Files",
         "",
         (
@@ -215,29 +400,21 @@ def report_markdown(results: Mapping[str, Any]) -> str:
         f"- `{FILES['range_test_json']}`, `{FILES['range_test_csv']}`: the range test's curve.",
         f"- `{FILES['results']}`: every number in this report, with the per-seed curves.",
         "",
+    ]
+
+
+def _runtime_section(results: Results) -> list[str]:
+    runtime, seeds = results["runtime_seconds"], results["seeds"]
+    return [
         "## Runtime",
         "",
         (
             f"{runtime['total']:.0f} s in all on this machine: range test {runtime['range_test']:.0f} s, then "
             f"{len(results['fixed_lr_grid']) + len(results['policies']) - 1} LR schedules x {len(seeds)} seeds "
-            f"of {iters:,} iterations in {runtime['training']:.0f} s."
+            f"of {results['iterations']:,} iterations in {runtime['training']:.0f} s."
         ),
         "",
     ]
-    return "\n".join(lines)
-
-
-def print_summary(results: Mapping[str, Any], paths: Mapping[str, Path], echo: Callable[[str], None] = print) -> None:
-    """The terminal summary: bounds, the table, the headline, where the files are."""
-    b = results["bounds"]
-    echo(
-        f"{results['task']}: base_lr={b['base_lr']:.4g}, max_lr={b['max_lr']:.4g}, step size "
-        f"{results['step_size']} iterations, fixed LR {results['fixed_lr']:.4g}, "
-        f"{results['runtime_seconds']['total']:.0f} s"
-    )
-    echo(summary_table(results))
-    echo(headline(results))
-    echo(f"wrote {paths['report']} (with {', '.join(p.name for k, p in paths.items() if k != 'report')})")
 
 
 def _pct(value: float) -> str:
