@@ -8,11 +8,10 @@ they work headless and leave the user's pyplot state alone. Save with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -52,9 +51,16 @@ def save_figure(
         FileExistsError: ``path`` exists and ``overwrite`` is False.
 
     Example:
+        >>> import tempfile
         >>> from cyclr import CyclicSchedule
         >>> fig = plot_schedules(CyclicSchedule(0.001, 0.006, 20), 100)
-        >>> save_figure(fig, "lr.png", overwrite=True)  # doctest: +SKIP
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     save_figure(fig, Path(folder) / "lr.png").name
+        'lr.png'
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     from ._io import save_figure as _save
 
@@ -78,6 +84,23 @@ def plot_schedules(
         momentum: ``(base_momentum, max_momentum)`` drawn on a twin axis, or None.
         mark_cycles: draw a dotted line at every cycle end of a cyclic schedule.
         log_y: logarithmic LR axis (for ``exp_range`` over many cycles).
+        title: the figure's title (default: none).
+
+    Returns:
+        A matplotlib Figure, not shown.
+
+    Raises:
+        ValueError: ``iterations`` is below 1, or ``schedules`` is empty.
+
+    Example:
+        >>> from cyclr import CyclicSchedule
+        >>> fig = plot_schedules({"triangular2": CyclicSchedule(0.001, 0.006, 20, mode="triangular2")}, 200)
+        >>> [ax.get_title(loc="left") for ax in fig.axes[:1]]
+        ['triangular2']
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Figure 2: the triangular policy)
     """
     labelled = _labelled(schedules)
     if iterations < 1:
@@ -101,6 +124,24 @@ def sample_iterations(iterations: int, schedules: Any = (), max_points: int = MA
     ``iterations`` is; the turning points of cyclic schedules (cycle starts and
     peaks) are added while there are at most ``max_points`` of them, so the
     triangles keep their corners.
+
+    Args:
+        iterations: the preview's length.
+        schedules: the schedules drawn; the turning points of the cyclic ones are kept.
+        max_points: the most evenly spaced iterations to draw.
+
+    Returns:
+        Sorted, distinct iterations in ``0..iterations - 1``.
+
+    Example:
+        >>> sample_iterations(5).tolist()
+        [0, 1, 2, 3, 4]
+        >>> len(sample_iterations(10**9, max_points=100))
+        100
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     if iterations <= max_points:
         return np.arange(iterations)
@@ -120,14 +161,15 @@ def _labelled(schedules: Any) -> dict[str, Schedule]:
         seq = [schedules] if not isinstance(schedules, Sequence) else list(schedules)
         items = {}
         for i, schedule in enumerate(seq, start=1):
-            label = _describe(schedule)
+            label = _schedule_label(schedule)
             items[label if label not in items else f"{label} (#{i})"] = schedule  # equal schedules keep a panel each
     if not items:
         raise ValueError("schedules must contain at least one schedule, got none")
     return items
 
 
-def _describe(schedule: Schedule) -> str:
+def _schedule_label(schedule: Schedule) -> str:
+    """A panel title naming the schedule's policy and its settings."""
     if isinstance(schedule, CyclicSchedule):
         down = schedule.step_size_up if schedule.step_size_down is None else schedule.step_size_down
         extra = f", gamma={schedule.gamma:g}" if schedule.mode == "exp_range" else ""
@@ -192,6 +234,27 @@ def plot_range_test(
             (a curve without a usable signal says so in the title), or None.
         log_x: logarithmic LR axis; default: log for an exponential sweep.
         show_coarse: add a panel with the automatic mode's coarse exponential sweep.
+        title: the figure's title (default: the stop reason and the number of steps).
+
+    Returns:
+        A matplotlib Figure: loss against LR, a panel of metrics if any were
+        recorded, and the coarse sweep if asked for and present; not shown.
+
+    Raises:
+        ValueError: ``bounds`` is a string other than ``"auto"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from cyclr import RangeSweep, RangeTestRecorder
+        >>> recorder = RangeTestRecorder(RangeSweep(1e-4, 1.0, 50, "exp"))
+        >>> stopped = [recorder.record_loss(2.0 - np.sin(np.pi * i / 50)) for i in range(50)]
+        >>> fig = plot_range_test(recorder.result())
+        >>> fig.axes[0].get_xlabel(), fig.axes[0].get_xscale()
+        ('learning rate', 'log')
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Section 3.3, Figure 3: the range test)
     """
     from .suggest import NoSuggestionError
 

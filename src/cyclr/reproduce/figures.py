@@ -12,6 +12,7 @@ from ..plot import METRIC_COLORS
 
 __all__ = ["POLICY_COLORS", "plot_reproduction"]
 
+# fixed and the cyclic policies in the colours the docs' figure uses; unknown names take METRIC_COLORS.
 POLICY_COLORS = {
     "fixed": "black",
     "fixed_steps": "0.55",
@@ -30,6 +31,25 @@ def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -
         results: what :func:`cyclr.reproduce.run_reproduction` returns (or ``results.json`` loaded):
             ``policies`` maps a name to ``{"curve": {"iterations", "accuracy_mean", "accuracy_std", "lr"}}``;
             ``target_accuracy`` (drawn dashed) and ``cycle_ends`` (dotted) are optional.
+        title: the figure's title (default: names the task).
+
+    Returns:
+        A matplotlib Figure with two panels (accuracy in %, learning rate), not shown.
+
+    Raises:
+        ValueError: ``results`` names no policy.
+
+    Example:
+        >>> results = {"policies": {"fixed": {"curve": {
+        ...     "iterations": [0, 50, 100], "accuracy_mean": [0.1, 0.8, 0.9], "lr": [0.01, 0.01, 0.01]}}},
+        ...     "target_accuracy": 0.9, "cycle_ends": [100]}
+        >>> fig = plot_reproduction(results)
+        >>> [ax.get_ylabel() for ax in fig.axes]
+        ['test accuracy (%)', 'learning rate']
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Figure 1: accuracy of CLR against a fixed LR).
     """
     policies = results.get("policies") or {}
     if not policies:
