@@ -13,10 +13,24 @@ from torch import nn
 
 from .tasks import Split, Task
 
+__all__ = ["RunCurve", "accuracy", "torch_threads", "train"]
+
 
 @dataclasses.dataclass(frozen=True)
 class RunCurve:
-    """Accuracies measured after ``iterations[i]`` optimizer updates."""
+    """Accuracies measured after ``iterations[i]`` optimizer updates of one run.
+
+    Args:
+        iterations: the evaluation points, from 0 to the run's length.
+        test_accuracy: test accuracy at each point.
+        val_accuracy: validation accuracy at each point.
+        diverged_at: the update at which the loss turned non-finite, or None.
+
+    Example:
+        >>> curve = RunCurve([0, 10], test_accuracy=[0.1, 0.9], val_accuracy=[0.1, 0.8])
+        >>> curve.test_accuracy[-1], curve.diverged_at
+        (0.9, None)
+    """
 
     iterations: list[int]
     test_accuracy: list[float]
@@ -31,6 +45,21 @@ def torch_threads(count: int | None) -> Iterator[None]:
     The bundled models are tiny: splitting their ops across threads costs more
     in synchronisation than it saves, and on a busy machine a 2-thread run was
     measured 5-40x slower than a 1-thread one.
+
+    Args:
+        count: the number of threads, or None to leave torch's setting alone.
+
+    Yields:
+        Nothing; the setting applies inside the ``with`` block.
+
+    Example:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with torch_threads(1):
+        ...     torch.get_num_threads()
+        1
+        >>> torch.get_num_threads() == before
+        True
     """
     before = torch.get_num_threads()
     if count is not None:
@@ -43,7 +72,28 @@ def torch_threads(count: int | None) -> Iterator[None]:
 
 @torch.no_grad()
 def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
-    """Fraction of ``split`` that ``model`` classifies correctly."""
+    """Fraction of ``split`` that ``model`` classifies correctly.
+
+    The model is evaluated in eval mode and left in the mode it was in.
+
+    Args:
+        model: a classifier returning one logit per class.
+        split: the inputs and labels.
+        batch_size: inputs per forward pass.
+
+    Returns:
+        The accuracy, between 0 and 1.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.reproduce.tasks import Split, Task
+        >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+        >>> split = Split(inputs, (inputs[:, 0] > 0).long())
+        >>> task = Task("toy", "two halves of a plane", split, split, split, lambda: torch.nn.Linear(2, 2),
+        ...             batch_size=16, epochs=4, epochs_per_step=1, range_test_epochs=2)
+        >>> 0.0 <= accuracy(task.build_model(seed=0), task.test) <= 1.0
+        True
+    """
     was_training = model.training
     model.eval()
     correct = 0
@@ -67,6 +117,34 @@ def train(
     policy run with the same seed starts from the same model and sees the same
     batches. A run whose loss turns non-finite stops; its last accuracies are
     carried to the remaining evaluation points.
+
+    Args:
+        task: the task, with its SGD momentum and weight decay.
+        learning_rates: the LR of every update; its length is the run's length.
+        seed: fixes the initial weights and the batch order.
+        points: the evaluation points, from 0 to ``len(learning_rates)``.
+        progress: called with the number of updates done since its last call.
+
+    Returns:
+        The :class:`RunCurve`.
+
+    Raises:
+        ValueError: ``points`` does not run from 0 to ``len(learning_rates)``.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.reproduce.tasks import Split, Task
+        >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+        >>> split = Split(inputs, (inputs[:, 0] > 0).long())
+        >>> task = Task("toy", "two halves of a plane", split, split, split, lambda: torch.nn.Linear(2, 2),
+        ...             batch_size=16, epochs=4, epochs_per_step=1, range_test_epochs=2)
+        >>> curve = train(task, np.full(8, 0.1), seed=0, points=[0, 4, 8])
+        >>> curve.iterations, len(curve.test_accuracy), curve.diverged_at
+        ([0, 4, 8], 3, None)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     total = len(learning_rates)
     if points[0] != 0 or points[-1] != total:
@@ -87,11 +165,11 @@ def train(
     record()
     step = 0
     while step < total and diverged_at is None:
-        for x, y in loader:
+        for inputs, targets in loader:
             for group in optimizer.param_groups:
                 group["lr"] = float(learning_rates[step])
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(x), y)
+            loss = loss_fn(model(inputs), targets)
             if not math.isfinite(loss.item()):
                 diverged_at = step
                 break
@@ -105,9 +183,14 @@ def train(
             if step == total:
                 break
     if diverged_at is not None:
-        done = len(curve["test"])
-        for values in curve.values():
-            values.extend([values[-1]] * (len(points) - done))
-        if progress is not None:
-            progress(total - points[done - 1])
+        _carry_last(curve, points, progress)
     return RunCurve(points, curve["test"], curve["val"], diverged_at)
+
+
+def _carry_last(curve: dict[str, list[float]], points: list[int], progress: Callable[[int], None] | None) -> None:
+    """A diverged run keeps its last accuracies to the end, and the progress bar is moved on past it."""
+    done = len(curve["test"])
+    for values in curve.values():
+        values.extend([values[-1]] * (len(points) - done))
+    if progress is not None:
+        progress(points[-1] - points[done - 1])
