@@ -12,21 +12,64 @@ from typing import Any
 
 from ..schedules import recommended_step_size
 
-
+__all__ = [
+    "FIND_FILES",
+    "MAX_RANGE_TEST_ITERATIONS",
+    "FactoryCallError",
+    "FactoryError",
+    "Subject",
+    "call_factory",
+    "check_sweep",
+    "describe_bounds",
+    "load_factory",
+    "run_range_test",
+    "subject_from_factories",
+    "subject_from_task",
+    "write_find_outputs",
+]
 # Range tests run for hundreds to a few thousand steps; far past this is a typo.
 MAX_RANGE_TEST_ITERATIONS = 1_000_000
 
 
 class FactoryError(ValueError):
-    """A ``module:function`` path that cannot be imported or called as documented."""
+    """A ``module:function`` path that cannot be imported or called as documented.
+
+    Example:
+        >>> load_factory("math", "--model")
+        Traceback (most recent call last):
+        ...
+        cyclr.reproduce.find.FactoryError: --model must look like 'package.module:function', got 'math'
+    """
 
 
 class FactoryCallError(Exception):
-    """The user's factory itself raised: its own error, not a bad argument."""
+    """The user's factory itself raised: its own error, not a bad argument.
+
+    Example:
+        >>> call_factory("pkg.mod:make", lambda: 1 / 0)
+        Traceback (most recent call last):
+        ...
+        cyclr.reproduce.find.FactoryCallError: error in factory pkg.mod:make: division by zero (ZeroDivisionError)
+    """
 
 
 def call_factory(spec: str, factory: Callable[[], Any]) -> Any:
-    """``factory()``; anything it raises comes back as a FactoryCallError naming ``spec``."""
+    """Call ``factory()``; anything it raises comes back as a FactoryCallError naming ``spec``.
+
+    Args:
+        spec: the ``module:function`` path the factory was loaded from, for the message.
+        factory: the callable.
+
+    Returns:
+        What ``factory()`` returns.
+
+    Raises:
+        FactoryCallError: ``factory()`` raised; the message is one line.
+
+    Example:
+        >>> call_factory("builtins:list", list)
+        []
+    """
     try:
         return factory()
     except Exception as exc:
@@ -39,6 +82,28 @@ def check_sweep(start_lr: float | None, end_lr: float | None, num_iter: int | No
 
     ``start_lr=None`` is the automatic mode, whose first sweep is exponential from
     :data:`cyclr.torch.finder.COARSE_START_LR`.
+
+    Args:
+        start_lr: the first LR, or None for the automatic mode.
+        end_lr: the last LR, or None for the finder's default.
+        num_iter: the sweep's length, or None for the finder's default.
+        step_mode: ``"linear"``, ``"exp"`` or None (exp when ``end_lr / start_lr >= 100``).
+
+    Raises:
+        ValueError: the sweep is past :data:`MAX_RANGE_TEST_ITERATIONS`, an LR is
+            not finite, ``end_lr`` is not above the start, or an exponential
+            sweep's ratio overflows.
+
+    Example:
+        >>> check_sweep(1e-4, 1.0, 100, "exp")
+        >>> check_sweep(0.1, 0.01, 100, None)
+        Traceback (most recent call last):
+        ...
+        ValueError: end_lr must be > start_lr, got start_lr=0.1, end_lr=0.01
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Section 3.3: the range test)
     """
     from ..torch.finder import COARSE_START_LR
 
@@ -64,7 +129,23 @@ def check_sweep(start_lr: float | None, end_lr: float | None, num_iter: int | No
 
 
 def load_factory(spec: str, option: str) -> Callable[..., Any]:
-    """The callable named by ``"pkg.module:function"`` (``option`` names the flag in messages)."""
+    """The callable named by ``"pkg.module:function"``.
+
+    Args:
+        spec: the path, ``"package.module:function"`` (the function may be dotted: ``"mod:Class.method"``).
+        option: the command-line flag it came from, named in messages.
+
+    Returns:
+        The callable.
+
+    Raises:
+        FactoryError: ``spec`` is malformed, its module cannot be imported, or it
+            names no attribute or a non-callable one.
+
+    Example:
+        >>> load_factory("math:sqrt", "--model")(9.0)
+        3.0
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise FactoryError(f"{option} must look like 'package.module:function', got {spec!r}")
@@ -84,7 +165,21 @@ def load_factory(spec: str, option: str) -> Callable[..., Any]:
 
 @dataclasses.dataclass(frozen=True)
 class Subject:
-    """What a range test runs on: a model, its optimizer and loss, and the batches."""
+    """What a range test runs on: a model, its optimizer and loss, and the batches.
+
+    Args:
+        label: names the subject in messages (a task's name or a factory path).
+        model: the ``torch.nn.Module``.
+        optimizer: its optimizer.
+        criterion: the loss, ``criterion(model(inputs), targets)``.
+        train_loader: the training batches.
+        val_loader: the validation batches, or None to read the training loss.
+
+    Example:
+        >>> subject = Subject("toy", None, None, None, train_loader=[(1, 2)] * 5, val_loader=None)
+        >>> subject.iterations_per_epoch
+        5
+    """
 
     label: str
     model: Any
@@ -95,6 +190,7 @@ class Subject:
 
     @property
     def iterations_per_epoch(self) -> int | None:
+        """``len(train_loader)``, or None for a loader without a length."""
         try:
             return len(self.train_loader)
         except TypeError:
@@ -102,7 +198,26 @@ class Subject:
 
 
 def subject_from_task(task: Any, seed: int = 0) -> Subject:
-    """A bundled task's model (initialised by ``seed``), SGD with the task's settings, and its loaders."""
+    """A bundled task's model (initialised by ``seed``), SGD with the task's settings, and its loaders.
+
+    Args:
+        task: a :class:`cyclr.reproduce.tasks.Task`.
+        seed: fixes the initial weights and the batch order.
+
+    Returns:
+        The :class:`Subject`, validated on the task's validation split.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.reproduce.tasks import Split, Task
+        >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+        >>> split = Split(inputs, (inputs[:, 0] > 0).long())
+        >>> task = Task("toy", "two halves of a plane", split, split, split, lambda: torch.nn.Linear(2, 2),
+        ...             batch_size=16, epochs=4, epochs_per_step=1, range_test_epochs=2)
+        >>> subject = subject_from_task(task, seed=0)
+        >>> subject.label, subject.iterations_per_epoch
+        ('toy', 4)
+    """
     import torch
 
     model = task.build_model(seed)
@@ -115,7 +230,27 @@ def subject_from_task(task: Any, seed: int = 0) -> Subject:
 def subject_from_factories(
     model_spec: str, data_spec: str, momentum: float = 0.9, weight_decay: float = 0.0
 ) -> Subject:
-    """``model_spec()`` -> nn.Module; ``data_spec()`` -> train_loader or (train_loader, val_loader); SGD; cross entropy."""
+    """A subject from the user's factories, trained by SGD on cross entropy.
+
+    Args:
+        model_spec: ``"module:function"`` returning a ``torch.nn.Module``.
+        data_spec: ``"module:function"`` returning ``train_loader`` or ``(train_loader, val_loader)``.
+        momentum: SGD momentum.
+        weight_decay: SGD weight decay.
+
+    Returns:
+        The :class:`Subject`, labelled by ``model_spec``.
+
+    Raises:
+        FactoryError: a path cannot be loaded, or a factory returns the wrong kind of thing.
+        FactoryCallError: a factory raised.
+
+    Example:
+        >>> subject_from_factories("torch.nn:Identity", "builtins:tuple")
+        Traceback (most recent call last):
+        ...
+        cyclr.reproduce.find.FactoryError: --data: builtins:tuple() must return train_loader or (train_loader, val_loader), got 0 items
+    """
     import torch
 
     make_model = load_factory(model_spec, "--model")
@@ -148,6 +283,36 @@ def run_range_test(
 
     With ``num_iter=None`` the finder picks the sweep's length and validates
     about 30 times over it.
+
+    Args:
+        subject: what to run the test on.
+        num_iter: the sweep's length, or None for the finder's choice.
+        start_lr: the first LR, or None for the automatic two-stage sweep.
+        end_lr: the last LR, or None for the finder's default.
+        step_mode: ``"linear"``, ``"exp"`` or None for the finder's choice.
+        progress: show a progress bar.
+
+    Returns:
+        The :class:`cyclr.RangeTestResult`.
+
+    Raises:
+        ValueError: the finder rejects the sweep or the batches.
+        TypeError: the finder rejects an argument's type.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.reproduce.tasks import Split, Task
+        >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+        >>> split = Split(inputs, (inputs[:, 0] > 0).long())
+        >>> task = Task("toy", "two halves of a plane", split, split, split, lambda: torch.nn.Linear(2, 2),
+        ...             batch_size=16, epochs=4, epochs_per_step=1, range_test_epochs=2)
+        >>> result = run_range_test(subject_from_task(task), 20, 1e-3, 1.0, "exp", progress=False)
+        >>> len(result), result.log_scale
+        (20, True)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Section 3.3: the range test)
     """
     from ..torch import LRFinder
 
@@ -166,6 +331,28 @@ def write_find_outputs(result: Any, bounds: Any, out_dir: str | Path) -> dict[st
 
     Each file is written atomically; the folder holds an ``INCOMPLETE`` marker
     (and no range_test.json) until all three are in place.
+
+    Args:
+        result: the :class:`cyclr.RangeTestResult`.
+        bounds: the :class:`cyclr.Bounds` to shade, or None when the curve gave
+            none (the figure then says why).
+        out_dir: the folder to write into; created if missing.
+
+    Returns:
+        The path of each file, by the keys of :data:`FIND_FILES`.
+
+    Raises:
+        OSError: a file cannot be written (the folder is then marked ``INCOMPLETE``).
+
+    Example:
+        >>> import tempfile
+        >>> import numpy as np
+        >>> from cyclr import RangeSweep, RangeTestRecorder
+        >>> recorder = RangeTestRecorder(RangeSweep(1e-4, 1.0, 30, "exp"))
+        >>> stopped = [recorder.record_loss(2.0 - np.sin(np.pi * i / 30)) for i in range(30)]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     sorted(path.name for path in write_find_outputs(recorder.result(), None, folder).values())
+        ['range_test.csv', 'range_test.json', 'range_test.png']
     """
     from .._io import OutputSet, save_figure
 
@@ -180,12 +367,31 @@ def write_find_outputs(result: Any, bounds: Any, out_dir: str | Path) -> dict[st
 
 
 def describe_bounds(bounds: Any, iterations_per_epoch: int | None, epochs_per_step: float) -> list[str]:
-    """The lines ``cyclr find`` prints: bounds, how they were read, warnings, the recommended step size."""
+    """The lines ``cyclr find`` prints: bounds, how they were read, warnings, the recommended step size.
+
+    Args:
+        bounds: the :class:`cyclr.Bounds` read from the curve.
+        iterations_per_epoch: updates per epoch, or None when the loader has no length.
+        epochs_per_step: the half-cycle in epochs for the recommended step size.
+
+    Returns:
+        The lines, ending with a ``CyclicLR`` call to paste when the epoch length is known.
+
+    Example:
+        >>> from cyclr import Bounds
+        >>> lines = describe_bounds(Bounds(0.01, 0.1, "valley", "by hand"), 63, 4)
+        >>> print(lines[-1])
+        use: cyclr.torch.CyclicLR(optimizer, base_lr=0.01, max_lr=0.1, step_size_up=252)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Section 3.2: the step size)
+    """
     lines = [
         f"base_lr = {bounds.base_lr:.4g}",
         f"max_lr  = {bounds.max_lr:.4g}",
         f"reading: {bounds.method}: {bounds.explanation}",
-        *(f"warning: {w}" for w in bounds.warnings),
+        *(f"warning: {warning}" for warning in bounds.warnings),
     ]
     if iterations_per_epoch:
         step = recommended_step_size(iterations_per_epoch, epochs_per_step)
