@@ -20,12 +20,34 @@ _CACHE: dict[str, Task] = {}
 
 
 def available_tasks() -> list[str]:
-    """Names accepted by :func:`load_task`, built-in first."""
+    """Names accepted by :func:`load_task`, built-in first.
+
+    Returns:
+        The names: ``digits`` and ``mnist``, then any registered ones.
+
+    Example:
+        >>> available_tasks()[:2]
+        ['digits', 'mnist']
+    """
     return [*_BUILTIN, *(name for name in _REGISTERED if name not in _BUILTIN)]
 
 
 def register_task(name: str, loader: Callable[[], Task]) -> None:
-    """Make ``load_task(name)`` call ``loader``; a later registration replaces an earlier one."""
+    """Make ``load_task(name)`` call ``loader``; a later registration replaces an earlier one.
+
+    Args:
+        name: the task's name, as given to ``--task``.
+        loader: builds the :class:`Task`, called once on first use.
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string or ``loader`` is not callable.
+
+    Example:
+        >>> register_task("", lambda: None)
+        Traceback (most recent call last):
+        ...
+        TypeError: name must be a non-empty string, got ''
+    """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string, got {name!r}")
     if not callable(loader):
@@ -35,7 +57,23 @@ def register_task(name: str, loader: Callable[[], Task]) -> None:
 
 
 def load_task(name: str) -> Task:
-    """The task called ``name``; loaded once per process, then served from memory."""
+    """The task called ``name``; loaded once per process, then served from memory.
+
+    Args:
+        name: one of :func:`available_tasks`.
+
+    Returns:
+        The :class:`Task`.
+
+    Raises:
+        ValueError: no task has that name.
+        TypeError: a registered loader returned something other than a :class:`Task`.
+
+    Example:
+        >>> task = load_task("digits")
+        >>> task.name, task.iterations_per_epoch, len(task.test)
+        ('digits', 63, 500)
+    """
     if name not in _CACHE:
         if name in _REGISTERED:
             task = _REGISTERED[name]()
