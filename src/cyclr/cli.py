@@ -43,7 +43,7 @@ MAX_PLOT_ITERATIONS = 10**15
 class UsageError(Exception):
     """A bad argument value found after parsing; reported like an argparse error (exit 2).
 
-    Example:
+    Examples:
         >>> run_find(build_parser().parse_args(["find", "--model", "pkg.mod:make_model"]))
         Traceback (most recent call last):
         ...
@@ -54,7 +54,7 @@ class UsageError(Exception):
 class RunError(Exception):
     """The work failed (not the arguments); reported in one line, exit 1.
 
-    Example:
+    Examples:
         >>> str(RunError("cannot write 'out/report.md': No space left on device"))
         "cannot write 'out/report.md': No space left on device"
     """
@@ -87,7 +87,7 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
     Args:
         subparsers: what ``ArgumentParser.add_subparsers`` returned.
 
-    Example:
+    Examples:
         >>> args = build_parser().parse_args(["plot", "--base-lr", "0.001", "--max-lr", "0.006"])
         >>> args.handler is run_plot
         True
@@ -128,7 +128,7 @@ def run_plot(args: argparse.Namespace) -> int:
         UsageError: a bad value (an unknown image format, a bad schedule, too many iterations).
         RunError: the image cannot be written.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     args = build_parser().parse_args(["plot", "--base-lr", "0.001", "--max-lr", "0.006",
@@ -288,7 +288,7 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     Args:
         subparsers: what ``ArgumentParser.add_subparsers`` returned.
 
-    Example:
+    Examples:
         >>> args = build_parser().parse_args(["find", "--task", "digits"])
         >>> args.handler is run_find
         True
@@ -343,7 +343,7 @@ def run_find(args: argparse.Namespace) -> int:
         UsageError: a bad option or combination, found before the range test starts.
         RunError: a factory raised, the range test failed, or a file cannot be written.
 
-    Example:
+    Examples:
         >>> run_find(build_parser().parse_args(["find", "--task", "digits", "--momentum", "0.5"]))
         Traceback (most recent call last):
         ...
@@ -463,7 +463,7 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     Args:
         subparsers: what ``ArgumentParser.add_subparsers`` returned.
 
-    Example:
+    Examples:
         >>> args = build_parser().parse_args(["reproduce", "--seeds", "2"])
         >>> args.handler is run_reproduce
         True
@@ -510,7 +510,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
             found before anything trains.
         RunError: the range test gave no bounds, a run failed, or a file cannot be written.
 
-    Example:
+    Examples:
         >>> run_reproduce(build_parser().parse_args(["reproduce", "--task", "cifar"]))
         Traceback (most recent call last):
         ...
@@ -563,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         The parser; ``parse_args`` gives a namespace whose ``handler`` runs the subcommand.
 
-    Example:
+    Examples:
         >>> build_parser().parse_args(["reproduce"]).task
         'digits'
     """
@@ -590,7 +590,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Raises:
         SystemExit: with status 2 for a bad argument, and 0 after ``--help``.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     main(["plot", "--base-lr", "0.001", "--max-lr", "0.006", "-o", f"{folder}/lr.png"])  # doctest: +ELLIPSIS

@@ -50,7 +50,7 @@ def save_figure(
         ValueError: ``path`` has no suffix or one matplotlib cannot write.
         FileExistsError: ``path`` exists and ``overwrite`` is False.
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> from cyclr import CyclicSchedule
         >>> fig = plot_schedules(CyclicSchedule(0.001, 0.006, 20), 100)
@@ -92,7 +92,7 @@ def plot_schedules(
     Raises:
         ValueError: ``iterations`` is below 1, or ``schedules`` is empty.
 
-    Example:
+    Examples:
         >>> from cyclr import CyclicSchedule
         >>> fig = plot_schedules({"triangular2": CyclicSchedule(0.001, 0.006, 20, mode="triangular2")}, 200)
         >>> [ax.get_title(loc="left") for ax in fig.axes[:1]]
@@ -133,7 +133,7 @@ def sample_iterations(iterations: int, schedules: Any = (), max_points: int = MA
     Returns:
         Sorted, distinct iterations in ``0..iterations - 1``.
 
-    Example:
+    Examples:
         >>> sample_iterations(5).tolist()
         [0, 1, 2, 3, 4]
         >>> len(sample_iterations(10**9, max_points=100))
@@ -243,7 +243,7 @@ def plot_range_test(
     Raises:
         ValueError: ``bounds`` is a string other than ``"auto"``.
 
-    Example:
+    Examples:
         >>> import numpy as np
         >>> from cyclr import RangeSweep, RangeTestRecorder
         >>> recorder = RangeTestRecorder(RangeSweep(1e-4, 1.0, 50, "exp"))

@@ -39,7 +39,7 @@ def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -
     Raises:
         ValueError: ``results`` names no policy.
 
-    Example:
+    Examples:
         >>> results = {"policies": {"fixed": {"curve": {
         ...     "iterations": [0, 50, 100], "accuracy_mean": [0.1, 0.8, 0.9], "lr": [0.01, 0.01, 0.01]}}},
         ...     "target_accuracy": 0.9, "cycle_ends": [100]}

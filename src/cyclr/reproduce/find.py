@@ -34,7 +34,7 @@ MAX_RANGE_TEST_ITERATIONS = 1_000_000
 class FactoryError(ValueError):
     """A ``module:function`` path that cannot be imported or called as documented.
 
-    Example:
+    Examples:
         >>> load_factory("math", "--model")
         Traceback (most recent call last):
         ...
@@ -45,7 +45,7 @@ class FactoryError(ValueError):
 class FactoryCallError(Exception):
     """The user's factory itself raised: its own error, not a bad argument.
 
-    Example:
+    Examples:
         >>> call_factory("pkg.mod:make", lambda: 1 / 0)
         Traceback (most recent call last):
         ...
@@ -66,7 +66,7 @@ def call_factory(spec: str, factory: Callable[[], Any]) -> Any:
     Raises:
         FactoryCallError: ``factory()`` raised; the message is one line.
 
-    Example:
+    Examples:
         >>> call_factory("builtins:list", list)
         []
     """
@@ -94,7 +94,7 @@ def check_sweep(start_lr: float | None, end_lr: float | None, num_iter: int | No
             not finite, ``end_lr`` is not above the start, or an exponential
             sweep's ratio overflows.
 
-    Example:
+    Examples:
         >>> check_sweep(1e-4, 1.0, 100, "exp")
         >>> check_sweep(0.1, 0.01, 100, None)
         Traceback (most recent call last):
@@ -142,7 +142,7 @@ def load_factory(spec: str, option: str) -> Callable[..., Any]:
         FactoryError: ``spec`` is malformed, its module cannot be imported, or it
             names no attribute or a non-callable one.
 
-    Example:
+    Examples:
         >>> load_factory("math:sqrt", "--model")(9.0)
         3.0
     """
@@ -175,7 +175,7 @@ class Subject:
         train_loader: the training batches.
         val_loader: the validation batches, or None to read the training loss.
 
-    Example:
+    Examples:
         >>> subject = Subject("toy", None, None, None, train_loader=[(1, 2)] * 5, val_loader=None)
         >>> subject.iterations_per_epoch
         5
@@ -207,7 +207,7 @@ def subject_from_task(task: Any, seed: int = 0) -> Subject:
     Returns:
         The :class:`Subject`, validated on the task's validation split.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.reproduce.tasks import Split, Task
         >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
@@ -245,7 +245,7 @@ def subject_from_factories(
         FactoryError: a path cannot be loaded, or a factory returns the wrong kind of thing.
         FactoryCallError: a factory raised.
 
-    Example:
+    Examples:
         >>> subject_from_factories("torch.nn:Identity", "builtins:tuple")
         Traceback (most recent call last):
         ...
@@ -299,7 +299,7 @@ def run_range_test(
         ValueError: the finder rejects the sweep or the batches.
         TypeError: the finder rejects an argument's type.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.reproduce.tasks import Split, Task
         >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
@@ -344,7 +344,7 @@ def write_find_outputs(result: Any, bounds: Any, out_dir: str | Path) -> dict[st
     Raises:
         OSError: a file cannot be written (the folder is then marked ``INCOMPLETE``).
 
-    Example:
+    Examples:
         >>> import tempfile
         >>> import numpy as np
         >>> from cyclr import RangeSweep, RangeTestRecorder
@@ -377,7 +377,7 @@ def describe_bounds(bounds: Any, iterations_per_epoch: int | None, epochs_per_st
     Returns:
         The lines, ending with a ``CyclicLR`` call to paste when the epoch length is known.
 
-    Example:
+    Examples:
         >>> from cyclr import Bounds
         >>> lines = describe_bounds(Bounds(0.01, 0.1, "valley", "by hand"), 63, 4)
         >>> print(lines[-1])

@@ -70,7 +70,7 @@ class TrainingPlan:
         fixed_grid: the constant LRs tried for the ``fixed`` policy.
         points: the iterations after which accuracy is measured, 0 and ``iterations`` included.
 
-    Example:
+    Examples:
         >>> plan = make_plan(0.01, 0.04, iterations_per_epoch=30, epochs=11, epochs_per_step=2)
         >>> plan.step_size, plan.iterations, plan.cycle_ends
         (60, 240, [120, 240])
@@ -107,7 +107,7 @@ class TrainingPlan:
         Raises:
             ValueError: ``policy`` is not one of :data:`POLICIES`.
 
-        Example:
+        Examples:
             >>> plan = make_plan(0.01, 0.04, iterations_per_epoch=30, epochs=11, epochs_per_step=2)
             >>> plan.learning_rates("triangular", 0.02)[[0, 60, 120]].tolist()
             [0.01, 0.04, 0.01]
@@ -156,7 +156,7 @@ def check_budget(epochs: int, epochs_per_step: float, iterations_per_epoch: int)
             cycle, or the budget or step size is past :data:`MAX_ITERATIONS`.
         TypeError: ``epochs`` or ``iterations_per_epoch`` is not an int.
 
-    Example:
+    Examples:
         >>> check_budget(epochs=32, epochs_per_step=4, iterations_per_epoch=63)  # the digits recipe
         252
         >>> check_budget(epochs=5, epochs_per_step=2.5, iterations_per_epoch=63)
@@ -204,7 +204,7 @@ def check_range_test_epochs(epochs: int, iterations_per_epoch: int) -> int:
         ValueError: ``epochs`` is not positive, or the sweep is past :data:`MAX_ITERATIONS`.
         TypeError: ``epochs`` is not an int.
 
-    Example:
+    Examples:
         >>> check_range_test_epochs(12, 63)
         756
 
@@ -232,7 +232,7 @@ def evaluation_points(iterations: int, every: int, extra: Iterable[int] = ()) ->
     Returns:
         0, ``every``, ``2 * every``, ..., ``iterations`` and the ``extra`` points, sorted, without repeats.
 
-    Example:
+    Examples:
         >>> evaluation_points(10, 4, extra=[5, 99])
         [0, 4, 5, 8, 10]
     """
@@ -260,7 +260,7 @@ def make_plan(
     Raises:
         ValueError: the budget fails :func:`check_budget`.
 
-    Example:
+    Examples:
         >>> plan = make_plan(0.01, 0.04, iterations_per_epoch=30, epochs=11, epochs_per_step=2)
         >>> plan.iterations  # 330 iterations hold 2 whole cycles of 120
         240

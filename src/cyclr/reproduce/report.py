@@ -37,7 +37,7 @@ def summary_table(results: Results) -> str:
     Returns:
         The table: iterations, final test accuracy (mean ± sd), iterations to target and speedup per policy.
 
-    Example:
+    Examples:
         >>> policy = {"iterations": 1000, "accuracy_mean": 0.95, "accuracy_std": 0.01}
         >>> results = {"policies": {
         ...     "fixed": {**policy, "iterations_to_target": 1000, "speedup": 1.0},
@@ -72,7 +72,7 @@ def headline(results: Results) -> str:
     Returns:
         The paragraph, naming the best cyclic policy, its speedup and whether it matched the paper.
 
-    Example:
+    Examples:
         >>> results = {"policies": {"fixed": {"accuracy_mean": 0.95, "iterations_to_target": 1000}},
         ...            "best_cyclic_policy": None, "target_accuracy": 0.95, "iterations": 1000}
         >>> print(headline(results))  # doctest: +NORMALIZE_WHITESPACE
@@ -124,7 +124,7 @@ def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
     Raises:
         OSError: a file cannot be written (the folder is then marked ``INCOMPLETE``).
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace
         >>> import numpy as np
         >>> from cyclr import Bounds
@@ -184,7 +184,7 @@ def report_markdown(results: Results) -> str:
     Returns:
         The Markdown text of report.md.
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace
         >>> import numpy as np
         >>> from cyclr import Bounds
@@ -222,7 +222,7 @@ def print_summary(results: Results, paths: Mapping[str, Path], echo: Callable[[s
         paths: what :func:`write_outputs` returned.
         echo: prints one block of text (default: :func:`print`).
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace
         >>> import numpy as np
         >>> from cyclr import Bounds

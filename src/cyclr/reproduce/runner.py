@@ -46,7 +46,7 @@ def range_test_on_task(task: Any, seed: int = 0, epochs: int | None = None, prog
         ValueError: ``epochs`` is not positive or makes the sweep too long
             (see :func:`cyclr.reproduce.check_range_test_epochs`).
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.reproduce.tasks import Split, Task
         >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
@@ -102,7 +102,7 @@ def run_reproduction(
         TypeError: ``seeds`` or an epoch count is not an int, or ``progress`` not a bool.
         cyclr.NoSuggestionError: the range test gave no bounds.
 
-    Example:
+    Examples:
         What a run trains, before it trains (the digits recipe, with bounds as the range test might read them):
 
         >>> from cyclr.reproduce import POLICIES, make_plan

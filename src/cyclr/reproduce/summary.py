@@ -26,7 +26,7 @@ def iterations_to_reach(iterations: Sequence[int], accuracy: Sequence[float], ta
     Returns:
         The first of ``iterations`` whose accuracy is at least ``target``, or None if none is.
 
-    Example:
+    Examples:
         >>> iterations_to_reach([0, 10, 20], [0.5, 0.8, 0.9], target=0.8)
         10
         >>> iterations_to_reach([0, 10, 20], [0.5, 0.8, 0.9], target=0.95) is None
@@ -67,7 +67,7 @@ def summarise(
         accuracy, iterations to target, speedup, curve) and the
         ``best_cyclic_policy`` with its ``speedup``.
 
-    Example:
+    Examples:
         >>> from types import SimpleNamespace
         >>> import numpy as np
         >>> from cyclr import Bounds

@@ -26,7 +26,7 @@ class RunCurve:
         val_accuracy: validation accuracy at each point.
         diverged_at: the update at which the loss turned non-finite, or None.
 
-    Example:
+    Examples:
         >>> curve = RunCurve([0, 10], test_accuracy=[0.1, 0.9], val_accuracy=[0.1, 0.8])
         >>> curve.test_accuracy[-1], curve.diverged_at
         (0.9, None)
@@ -52,7 +52,7 @@ def torch_threads(count: int | None) -> Iterator[None]:
     Yields:
         Nothing; the setting applies inside the ``with`` block.
 
-    Example:
+    Examples:
         >>> import torch
         >>> before = torch.get_num_threads()
         >>> with torch_threads(1):
@@ -84,7 +84,7 @@ def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
     Returns:
         The accuracy, between 0 and 1.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.reproduce.tasks import Split, Task
         >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
@@ -131,7 +131,7 @@ def train(
     Raises:
         ValueError: ``points`` does not run from 0 to ``len(learning_rates)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.reproduce.tasks import Split, Task
         >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))

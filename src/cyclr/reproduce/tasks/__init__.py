@@ -25,7 +25,7 @@ def available_tasks() -> list[str]:
     Returns:
         The names: ``digits`` and ``mnist``, then any registered ones.
 
-    Example:
+    Examples:
         >>> available_tasks()[:2]
         ['digits', 'mnist']
     """
@@ -42,7 +42,7 @@ def register_task(name: str, loader: Callable[[], Task]) -> None:
     Raises:
         TypeError: ``name`` is not a non-empty string or ``loader`` is not callable.
 
-    Example:
+    Examples:
         >>> register_task("", lambda: None)
         Traceback (most recent call last):
         ...
@@ -69,7 +69,7 @@ def load_task(name: str) -> Task:
         ValueError: no task has that name.
         TypeError: a registered loader returned something other than a :class:`Task`.
 
-    Example:
+    Examples:
         >>> task = load_task("digits")
         >>> task.name, task.iterations_per_epoch, len(task.test)
         ('digits', 63, 500)

@@ -31,7 +31,7 @@ class TensorBatches:
     Raises:
         ValueError: ``x`` and ``y`` differ in length, or ``batch_size`` is not positive.
 
-    Example:
+    Examples:
         >>> import torch
         >>> batches = TensorBatches(torch.arange(10.0), torch.arange(10), batch_size=4, shuffle=False)
         >>> len(batches), [len(targets) for _, targets in batches]
@@ -65,7 +65,7 @@ class Split:
         x: the inputs, one row per sample.
         y: the integer labels.
 
-    Example:
+    Examples:
         >>> import torch
         >>> len(Split(torch.zeros(3, 2), torch.tensor([0, 1, 0])))
         3
@@ -96,7 +96,7 @@ class Task:
         momentum: SGD momentum shared by every policy.
         weight_decay: SGD weight decay shared by every policy.
 
-    Example:
+    Examples:
         >>> import torch
         >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
         >>> split = Split(inputs, (inputs[:, 0] > 0).long())
@@ -162,7 +162,7 @@ def stratified_split(
     Returns:
         The index arrays of train, val and test.
 
-    Example:
+    Examples:
         >>> train, val, test = stratified_split(np.repeat([0, 1], 10), (4, 6), seed=0)
         >>> len(train), len(val), len(test), int(np.bincount(np.repeat([0, 1], 10)[test])[0])
         (10, 4, 6, 3)
@@ -191,7 +191,7 @@ def make_splits(
     Returns:
         The train, val and test :class:`Split`.
 
-    Example:
+    Examples:
         >>> train, val, test = make_splits(np.zeros((20, 4)), np.repeat([0, 1], 10), (4, 6), 0, shape=(2, 2))
         >>> tuple(train.x.shape), len(val), len(test)
         ((10, 2, 2), 4, 6)

@@ -17,7 +17,7 @@ def make_model() -> nn.Module:
     Returns:
         A freshly initialised ``nn.Sequential``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> tuple(make_model()(torch.zeros(5, 64)).shape)
         (5, 10)
@@ -31,7 +31,7 @@ def load() -> Task:
     Returns:
         The :class:`~cyclr.reproduce.tasks.Task`: 997 train, 300 val and 500 test images.
 
-    Example:
+    Examples:
         >>> task = load()
         >>> len(task.train), len(task.val), len(task.test), task.batch_size
         (997, 300, 500, 16)

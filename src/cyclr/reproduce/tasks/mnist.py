@@ -17,7 +17,7 @@ def make_model() -> nn.Module:
     Returns:
         A freshly initialised ``nn.Sequential`` for 1x28x28 images.
 
-    Example:
+    Examples:
         >>> import torch
         >>> tuple(make_model()(torch.zeros(5, 1, 28, 28)).shape)
         (5, 10)
@@ -38,7 +38,7 @@ def read_images() -> tuple[np.ndarray, np.ndarray]:
     Returns:
         The 5,000 images as rows of 784 pixels, and their labels.
 
-    Example:
+    Examples:
         >>> pixels, labels = read_images()
         >>> pixels.shape, float(pixels.max()), sorted(set(labels.tolist())) == list(range(10))
         ((5000, 784), 1.0, True)
@@ -56,7 +56,7 @@ def load() -> Task:
     Returns:
         The :class:`~cyclr.reproduce.tasks.Task`: 3,500 train, 500 val and 1,000 test images.
 
-    Example:
+    Examples:
         >>> from cyclr.reproduce.tasks import load_task
         >>> task = load_task("mnist")  # calls load() once per process
         >>> len(task.train), len(task.val), len(task.test), tuple(task.train.x.shape[1:])
