@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from cyclr import RangeSweep, _io
-from cyclr._find import write_find_outputs
-from cyclr._report import write_outputs
+from cyclr.reproduce.find import write_find_outputs
+from cyclr.reproduce.report import write_outputs
 from cyclr.plot import save_figure
 from cyclr.rangetest import RangeTestRecorder, RangeTestResult
 
@@ -183,7 +183,7 @@ def test_reproduce_outputs_failing_at_a_figure_leave_no_results(
     def no_space(*_: Any, **__: Any) -> Figure:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("cyclr.plot.plot_reproduction", no_space)
+    monkeypatch.setattr("cyclr.reproduce.figures.plot_reproduction", no_space)
     bounds = {"base_lr": 1e-3, "max_lr": 1e-2, "method": "valley", "explanation": "test", "warnings": []}
     with pytest.raises(OSError):
         write_outputs({"range_test": small_result(), "bounds": bounds}, tmp_path)

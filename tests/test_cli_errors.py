@@ -113,7 +113,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def forbidden(*_: Any, **__: Any) -> None:
         pytest.fail("the work started for a bad argument")
 
-    monkeypatch.setattr("cyclr._find.run_range_test", forbidden)
+    monkeypatch.setattr("cyclr.reproduce.find.run_range_test", forbidden)
     monkeypatch.setattr("cyclr.reproduce.run_reproduction", forbidden)
     monkeypatch.setattr("cyclr.plot.plot_schedules", forbidden)
 
@@ -213,12 +213,12 @@ def test_a_failure_of_the_work_is_one_line_exit_1(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if patch == "mid-run":
-        monkeypatch.setattr("cyclr._find.run_range_test", failing_with(mid_run_error()))
+        monkeypatch.setattr("cyclr.reproduce.find.run_range_test", failing_with(mid_run_error()))
     elif patch == "full-disk":
-        monkeypatch.setattr("cyclr._find.run_range_test", lambda *a, **k: curve())
+        monkeypatch.setattr("cyclr.reproduce.find.run_range_test", lambda *a, **k: curve())
         monkeypatch.setattr("cyclr._io.save_figure", no_space)
     elif patch is not None:
-        monkeypatch.setattr("cyclr._find.run_range_test", failing_with(patch))
+        monkeypatch.setattr("cyclr.reproduce.find.run_range_test", failing_with(patch))
         monkeypatch.setattr("cyclr.reproduce.run_reproduction", failing_with(patch))
     code, _, err = run([a.format(**places) for a in argv], capsys)
     assert code == 1, err
@@ -240,7 +240,7 @@ def test_the_default_out_folder_is_taken_when_the_run_starts(
         seen.append(sorted(p.name for p in Path().iterdir() if p.name.startswith("cyclr-find")))
         return curve()
 
-    monkeypatch.setattr("cyclr._find.run_range_test", run_range_test)
+    monkeypatch.setattr("cyclr.reproduce.find.run_range_test", run_range_test)
     for _ in range(2):
         code, out, err = run(FIND + ["--num-iter", "10"], capsys)
         assert code == 0, err
@@ -253,7 +253,7 @@ def test_the_default_out_folder_is_taken_when_the_run_starts(
 def test_force_writes_into_a_non_empty_out(
     places: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("cyclr._find.run_range_test", lambda *a, **k: curve())
+    monkeypatch.setattr("cyclr.reproduce.find.run_range_test", lambda *a, **k: curve())
     code, _, err = run(FIND + ["--num-iter", "10", "--out", "full", "--force"], capsys)
     assert code == 0, err
     assert {"results.json", "range_test.json", "range_test.csv", "range_test.png"} == {

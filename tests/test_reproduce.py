@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from matplotlib.figure import Figure
 
 from cyclr import CyclicSchedule
-from cyclr._training import evaluation_points
+from cyclr.reproduce.plan import evaluation_points
 from cyclr.plot import plot_reproduction
 from cyclr.reproduce import (
     CYCLIC_POLICIES,
@@ -188,7 +188,7 @@ def test_a_budget_one_iteration_short_of_a_cycle_is_rejected_before_the_range_te
     def no_range_test(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("the range test ran before the budget was checked")
 
-    monkeypatch.setattr("cyclr.reproduce.range_test_on_task", no_range_test)
+    monkeypatch.setattr("cyclr.reproduce.runner.range_test_on_task", no_range_test)
     # digits: 63 iterations per epoch; 2.5 epochs round to a step of 158, so a cycle is 316 > 5 * 63
     with pytest.raises(ValueError, match=r"epochs must cover at least one cycle .* got epochs=5 \(315 iterations\)"):
         run_reproduction("digits", epochs=5, epochs_per_step=2.5, progress=False)

@@ -1,6 +1,15 @@
-"""The ``cyclr`` command: ``plot`` previews schedules (more subcommands below).
+"""The ``cyclr`` command: ``plot``, ``find`` and ``reproduce``.
 
-Each subcommand is an ``add_<name>_parser(subparsers)`` that registers its
+- ``cyclr plot`` draws cyclical LR schedules to an image, before training
+  (:func:`cyclr.plot.plot_schedules`).
+- ``cyclr find`` runs the LR range test on a bundled task or on the user's
+  ``module:function`` factories, prints the suggested bounds and step size, and
+  writes the curve and its figure (:mod:`cyclr.reproduce.find`).
+- ``cyclr reproduce`` runs the paper's Table-1 experiment on a bundled task and
+  writes its report (:mod:`cyclr.reproduce`).
+
+The module is glue: it parses arguments, checks them before any work, and
+turns errors into exit statuses. Each subcommand is an ``add_<name>_parser(subparsers)`` that registers its
 arguments and sets ``handler`` to a ``run_<name>(args) -> int`` function.
 
 Exit status: 0 on success; 2 for a bad argument, always found before any
@@ -9,6 +18,10 @@ itself fails (the range test gives no bounds, a user's factory raises, a file
 cannot be written), also in one line (``cyclr CMD: ...``); 130 on Ctrl-C.
 Output folders are created (and checked to be writable) before the work
 starts, and their files are written atomically.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186
 """
 
 from __future__ import annotations
@@ -28,11 +41,23 @@ MAX_PLOT_ITERATIONS = 10**15
 
 
 class UsageError(Exception):
-    """A bad argument value found after parsing; reported like an argparse error (exit 2)."""
+    """A bad argument value found after parsing; reported like an argparse error (exit 2).
+
+    Examples:
+        >>> run_find(build_parser().parse_args(["find", "--model", "pkg.mod:make_model"]))
+        Traceback (most recent call last):
+        ...
+        cyclr.cli.UsageError: --model and --data must be given together
+    """
 
 
 class RunError(Exception):
-    """The work failed (not the arguments); reported in one line, exit 1."""
+    """The work failed (not the arguments); reported in one line, exit 1.
+
+    Examples:
+        >>> str(RunError("cannot write 'out/report.md': No space left on device"))
+        "cannot write 'out/report.md': No space left on device"
+    """
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +82,16 @@ def _flags(message: str, names: Sequence[str]) -> str:
 
 
 def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``cyclr plot``'s arguments on ``subparsers``, with :func:`run_plot` as its handler.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers`` returned.
+
+    Examples:
+        >>> args = build_parser().parse_args(["plot", "--base-lr", "0.001", "--max-lr", "0.006"])
+        >>> args.handler is run_plot
+        True
+    """
     parser = subparsers.add_parser(
         "plot",
         help="draw a CLR schedule (or several, to compare) to a PNG",
@@ -81,6 +116,27 @@ def add_plot_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
+    """``cyclr plot``: draw one panel per ``--mode`` and ``--shape`` combination to ``--output``.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0; the path written is printed.
+
+    Raises:
+        UsageError: a bad value (an unknown image format, a bad schedule, too many iterations).
+        RunError: the image cannot be written.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     args = build_parser().parse_args(["plot", "--base-lr", "0.001", "--max-lr", "0.006",
+        ...                                       "--step-size", "20", "-o", f"{folder}/lr.png"])
+        ...     run_plot(args)  # doctest: +ELLIPSIS
+        wrote .../lr.png
+        0
+    """
     from ._io import figure_format, save_figure
     from .plot import plot_schedules
 
@@ -227,6 +283,16 @@ def _remove_if_empty(folder: Path) -> None:
 
 
 def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``cyclr find``'s arguments on ``subparsers``, with :func:`run_find` as its handler.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers`` returned.
+
+    Examples:
+        >>> args = build_parser().parse_args(["find", "--task", "digits"])
+        >>> args.handler is run_find
+        True
+    """
     parser = subparsers.add_parser(
         "find",
         help="run the LR range test and print the suggested CLR bounds",
@@ -265,7 +331,25 @@ FIND_NAMES = ("start_lr", "end_lr", "num_iter", "step_mode", "epochs_per_step", 
 
 
 def run_find(args: argparse.Namespace) -> int:
-    from ._find import (
+    """``cyclr find``: check the options, run the range test, print the bounds, write the curve.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0 with bounds; 1 when the curve gave none (the files are written all the same).
+
+    Raises:
+        UsageError: a bad option or combination, found before the range test starts.
+        RunError: a factory raised, the range test failed, or a file cannot be written.
+
+    Examples:
+        >>> run_find(build_parser().parse_args(["find", "--task", "digits", "--momentum", "0.5"]))
+        Traceback (most recent call last):
+        ...
+        cyclr.cli.UsageError: --momentum applies to --model only; a bundled task trains with its own
+    """
+    from .reproduce.find import (
         MAX_RANGE_TEST_ITERATIONS,
         FactoryCallError,
         FactoryError,
@@ -287,7 +371,7 @@ def run_find(args: argparse.Namespace) -> int:
                     raise UsageError("--epochs needs a train loader with len(); give --num-iter instead")
                 num_iter = args.epochs * subject.iterations_per_epoch
         else:
-            from .tasks import load_task
+            from .reproduce.tasks import load_task
 
             task = load_task(args.task or "digits")
             subject = subject_from_task(task, args.seed)
@@ -336,8 +420,8 @@ def _check_step_size(iterations_per_epoch: int | None, epochs_per_step: float) -
 
 
 def _find_into(out: Path, subject: Any, name: str, num_iter: int | None, args: argparse.Namespace) -> int:
-    from ._find import describe_bounds, run_range_test, write_find_outputs
-    from ._training import torch_threads
+    from .reproduce.find import describe_bounds, run_range_test, write_find_outputs
+    from .reproduce.training import torch_threads
     from .suggest import NoSuggestionError
 
     try:
@@ -374,6 +458,16 @@ def _write(writer: Callable[[], dict[str, Path]]) -> dict[str, Path]:
 
 
 def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``cyclr reproduce``'s arguments on ``subparsers``, with :func:`run_reproduce` as its handler.
+
+    Args:
+        subparsers: what ``ArgumentParser.add_subparsers`` returned.
+
+    Examples:
+        >>> args = build_parser().parse_args(["reproduce", "--seeds", "2"])
+        >>> args.handler is run_reproduce
+        True
+    """
     parser = subparsers.add_parser(
         "reproduce",
         help="the paper's Table-1 experiment (CLR policies vs a tuned constant LR) on bundled real data",
@@ -403,8 +497,27 @@ REPRODUCE_NAMES = ("epochs_per_step", "range_test_epochs", "epochs", "seeds")
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
+    """``cyclr reproduce``: check the budget, run the experiment, write and summarise the report.
+
+    Args:
+        args: the parsed command line.
+
+    Returns:
+        0; the summary is printed.
+
+    Raises:
+        UsageError: an unknown task or a budget that fails :func:`cyclr.reproduce.check_budget`,
+            found before anything trains.
+        RunError: the range test gave no bounds, a run failed, or a file cannot be written.
+
+    Examples:
+        >>> run_reproduce(build_parser().parse_args(["reproduce", "--task", "cifar"]))
+        Traceback (most recent call last):
+        ...
+        cyclr.cli.UsageError: task must be one of 'digits', 'mnist'; got task='cifar'
+    """
     from .reproduce import check_budget, check_range_test_epochs
-    from .tasks import load_task
+    from .reproduce.tasks import load_task
 
     try:
         task = load_task(args.task)
@@ -445,6 +558,15 @@ def _reproduce_into(out: Path, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``cyclr`` parser with its three subcommands; errors exit 2 in one line.
+
+    Returns:
+        The parser; ``parse_args`` gives a namespace whose ``handler`` runs the subcommand.
+
+    Examples:
+        >>> build_parser().parse_args(["reproduce"]).task
+        'digits'
+    """
     parser = _Parser(prog="cyclr", description="Cyclical learning rates and the LR range test.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_plot_parser(subparsers)
@@ -458,6 +580,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Every error is reported in one line on stderr: a bad argument exits 2
     (before any work), a failure of the work itself exits 1.
+
+    Args:
+        argv: the arguments after ``cyclr`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0, 1 when the work failed, 130 on Ctrl-C.
+
+    Raises:
+        SystemExit: with status 2 for a bad argument, and 0 after ``--help``.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     main(["plot", "--base-lr", "0.001", "--max-lr", "0.006", "-o", f"{folder}/lr.png"])  # doctest: +ELLIPSIS
+        wrote .../lr.png
+        0
     """
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -8,11 +8,10 @@ they work headless and leave the user's pyplot state alone. Save with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -20,7 +19,7 @@ from matplotlib.figure import Figure
 
 from .schedules import CyclicSchedule, OneCycleSchedule, RangeSweep, Schedule
 
-__all__ = ["plot_range_test", "plot_reproduction", "plot_schedules", "save_figure"]
+__all__ = ["plot_range_test", "plot_schedules", "save_figure"]
 
 LR_COLOR = "tab:blue"
 MOMENTUM_COLOR = "tab:orange"
@@ -51,10 +50,17 @@ def save_figure(
         ValueError: ``path`` has no suffix or one matplotlib cannot write.
         FileExistsError: ``path`` exists and ``overwrite`` is False.
 
-    Example:
+    Examples:
+        >>> import tempfile
         >>> from cyclr import CyclicSchedule
         >>> fig = plot_schedules(CyclicSchedule(0.001, 0.006, 20), 100)
-        >>> save_figure(fig, "lr.png", overwrite=True)  # doctest: +SKIP
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     save_figure(fig, Path(folder) / "lr.png").name
+        'lr.png'
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     from ._io import save_figure as _save
 
@@ -78,6 +84,23 @@ def plot_schedules(
         momentum: ``(base_momentum, max_momentum)`` drawn on a twin axis, or None.
         mark_cycles: draw a dotted line at every cycle end of a cyclic schedule.
         log_y: logarithmic LR axis (for ``exp_range`` over many cycles).
+        title: the figure's title (default: none).
+
+    Returns:
+        A matplotlib Figure, not shown.
+
+    Raises:
+        ValueError: ``iterations`` is below 1, or ``schedules`` is empty.
+
+    Examples:
+        >>> from cyclr import CyclicSchedule
+        >>> fig = plot_schedules({"triangular2": CyclicSchedule(0.001, 0.006, 20, mode="triangular2")}, 200)
+        >>> [ax.get_title(loc="left") for ax in fig.axes[:1]]
+        ['triangular2']
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Figure 2: the triangular policy)
     """
     labelled = _labelled(schedules)
     if iterations < 1:
@@ -101,6 +124,24 @@ def sample_iterations(iterations: int, schedules: Any = (), max_points: int = MA
     ``iterations`` is; the turning points of cyclic schedules (cycle starts and
     peaks) are added while there are at most ``max_points`` of them, so the
     triangles keep their corners.
+
+    Args:
+        iterations: the preview's length.
+        schedules: the schedules drawn; the turning points of the cyclic ones are kept.
+        max_points: the most evenly spaced iterations to draw.
+
+    Returns:
+        Sorted, distinct iterations in ``0..iterations - 1``.
+
+    Examples:
+        >>> sample_iterations(5).tolist()
+        [0, 1, 2, 3, 4]
+        >>> len(sample_iterations(10**9, max_points=100))
+        100
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     if iterations <= max_points:
         return np.arange(iterations)
@@ -120,14 +161,15 @@ def _labelled(schedules: Any) -> dict[str, Schedule]:
         seq = [schedules] if not isinstance(schedules, Sequence) else list(schedules)
         items = {}
         for i, schedule in enumerate(seq, start=1):
-            label = _describe(schedule)
+            label = _schedule_label(schedule)
             items[label if label not in items else f"{label} (#{i})"] = schedule  # equal schedules keep a panel each
     if not items:
         raise ValueError("schedules must contain at least one schedule, got none")
     return items
 
 
-def _describe(schedule: Schedule) -> str:
+def _schedule_label(schedule: Schedule) -> str:
+    """A panel title naming the schedule's policy and its settings."""
     if isinstance(schedule, CyclicSchedule):
         down = schedule.step_size_up if schedule.step_size_down is None else schedule.step_size_down
         extra = f", gamma={schedule.gamma:g}" if schedule.mode == "exp_range" else ""
@@ -192,6 +234,27 @@ def plot_range_test(
             (a curve without a usable signal says so in the title), or None.
         log_x: logarithmic LR axis; default: log for an exponential sweep.
         show_coarse: add a panel with the automatic mode's coarse exponential sweep.
+        title: the figure's title (default: the stop reason and the number of steps).
+
+    Returns:
+        A matplotlib Figure: loss against LR, a panel of metrics if any were
+        recorded, and the coarse sweep if asked for and present; not shown.
+
+    Raises:
+        ValueError: ``bounds`` is a string other than ``"auto"``.
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr import RangeSweep, RangeTestRecorder
+        >>> recorder = RangeTestRecorder(RangeSweep(1e-4, 1.0, 50, "exp"))
+        >>> stopped = [recorder.record_loss(2.0 - np.sin(np.pi * i / 50)) for i in range(50)]
+        >>> fig = plot_range_test(recorder.result())
+        >>> fig.axes[0].get_xlabel(), fig.axes[0].get_xscale()
+        ('learning rate', 'log')
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (Section 3.3, Figure 3: the range test)
     """
     from .suggest import NoSuggestionError
 
@@ -275,59 +338,11 @@ def _mark_range_test(ax: Axes, result: Any, bounds: Any, log: bool) -> None:
                     xytext=(-3, -3), textcoords="offset points", ha="right", va="top", color=STOP_COLOR, fontsize=8)
 
 
-# --- cyclr reproduce ----------------------------------------------------------------
+def __getattr__(name: str) -> Any:
+    # The experiment's figure lives with the experiment; the old import path keeps
+    # working without making this module import the application.
+    if name == "plot_reproduction":
+        from .reproduce.figures import plot_reproduction
 
-POLICY_COLORS = {
-    "fixed": "black",
-    "fixed_steps": "0.55",
-    "triangular": "tab:blue",
-    "triangular2": "tab:orange",
-    "exp_range": "tab:green",
-    "decay": "tab:purple",
-    "exp": "tab:brown",
-}
-
-
-def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -> Figure:
-    """Seed-mean test accuracy against iteration for every policy, with each policy's LR beneath.
-
-    Args:
-        results: what :func:`cyclr.reproduce.run_reproduction` returns (or ``results.json`` loaded):
-            ``policies`` maps a name to ``{"curve": {"iterations", "accuracy_mean", "accuracy_std", "lr"}}``;
-            ``target_accuracy`` (drawn dashed) and ``cycle_ends`` (dotted) are optional.
-    """
-    policies = results.get("policies") or {}
-    if not policies:
-        raise ValueError("results['policies'] must name at least one policy with a curve")
-    fig = Figure(figsize=(9, 7), layout="constrained")
-    acc_ax, lr_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
-    extra = iter(METRIC_COLORS * 4)
-    for name, entry in policies.items():
-        curve = entry["curve"]
-        its = np.asarray(curve["iterations"])
-        mean = 100 * np.asarray(curve["accuracy_mean"])
-        std = 100 * np.asarray(curve.get("accuracy_std", np.zeros_like(mean)))
-        color = POLICY_COLORS.get(name) or next(extra)
-        # fixed on top and fixed_steps dashed: they coincide until the first drop
-        style = {"color": color, "ls": "--" if name == "fixed_steps" else "-", "zorder": 3 if name == "fixed" else 2}
-        acc_ax.plot(its, mean, lw=1.4, label=name, **style)
-        acc_ax.fill_between(its, mean - std, mean + std, color=color, alpha=0.12, lw=0)
-        lr_ax.plot(its, curve["lr"], lw=1.2, label=name, **style)
-    target = results.get("target_accuracy")
-    if target is not None:
-        acc_ax.axhline(100 * target, color="black", ls="--", lw=0.9, label=f"target {100 * target:.2f}%")
-        # the interesting part is the approach to the target, not the first few iterations near chance
-        tails = [e["curve"]["accuracy_mean"] for e in policies.values()]
-        low = 100 * min(min(t[len(t) // 10 :]) for t in tails)
-        acc_ax.set_ylim(max(0.0, low - 1.0), min(100.0, 100 * target + 3.0))
-    for ax in (acc_ax, lr_ax):
-        for end in results.get("cycle_ends", ()):
-            ax.axvline(end, color="0.7", ls=":", lw=0.8)
-        ax.grid(alpha=0.3)
-    acc_ax.set_ylabel("test accuracy (%)")
-    acc_ax.legend(loc="lower right", fontsize=8, ncol=2)
-    lr_ax.set_ylabel("learning rate")
-    lr_ax.set_xlabel("iteration")
-    task = results.get("task")
-    fig.suptitle(title or f"CLR policies vs fixed LR{f' on {task}' if task else ''}: mean over seeds", fontsize=10)
-    return fig
+        return plot_reproduction
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,49 +1,16 @@
-"""Bundled demo tasks: real data that installs with the ``demo`` extra, a model and a recipe.
+"""``cyclr.tasks``: another name for :mod:`cyclr.reproduce.tasks`, the bundled demo tasks.
 
-Adding a task is one small module that defines ``load() -> Task``, plus one
-line in ``_BUILTIN`` (or a call to :func:`register_task` from user code).
+The tasks moved under the experiment that uses them. This module makes the old
+name and the real one the same module object (submodules included), so a task
+registered, or a registry patched in a test, through either name is seen
+through both.
 """
 
-from __future__ import annotations
+import sys
 
-import importlib
-from collections.abc import Callable
+from cyclr.reproduce import tasks as _tasks
+from cyclr.reproduce.tasks import _base, digits, mnist
 
-from ._base import Split, Task, TensorBatches
-
-__all__ = ["Split", "Task", "TensorBatches", "available_tasks", "load_task", "register_task"]
-
-# name -> module defining load(); imported only when the task is used.
-_BUILTIN: dict[str, str] = {"digits": ".digits", "mnist": ".mnist"}
-_REGISTERED: dict[str, Callable[[], Task]] = {}
-_CACHE: dict[str, Task] = {}
-
-
-def available_tasks() -> list[str]:
-    """Names accepted by :func:`load_task`, built-in first."""
-    return [*_BUILTIN, *(name for name in _REGISTERED if name not in _BUILTIN)]
-
-
-def register_task(name: str, loader: Callable[[], Task]) -> None:
-    """Make ``load_task(name)`` call ``loader``; a later registration replaces an earlier one."""
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
-    if not callable(loader):
-        raise TypeError(f"loader must be callable, got {loader!r}")
-    _REGISTERED[name] = loader
-    _CACHE.pop(name, None)
-
-
-def load_task(name: str) -> Task:
-    """The task called ``name``; loaded once per process, then served from memory."""
-    if name not in _CACHE:
-        if name in _REGISTERED:
-            task = _REGISTERED[name]()
-        elif name in _BUILTIN:
-            task = importlib.import_module(_BUILTIN[name], __name__).load()
-        else:
-            raise ValueError(f"task must be one of {', '.join(map(repr, available_tasks()))}; got task={name!r}")
-        if not isinstance(task, Task):
-            raise TypeError(f"the loader of task {name!r} must return a cyclr.tasks.Task, got {type(task).__name__}")
-        _CACHE[name] = task
-    return _CACHE[name]
+for _module in (_base, digits, mnist):
+    sys.modules[f"{__name__}.{_module.__name__.rpartition('.')[2]}"] = _module
+sys.modules[__name__] = _tasks

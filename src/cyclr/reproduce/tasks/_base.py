@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import _validate as check
+from ... import _validate as check
 
 
 class TensorBatches:
@@ -20,6 +20,22 @@ class TensorBatches:
     data already sits in memory, so indexing whole batches at once avoids a
     per-sample collate. Iterating twice gives two different (but reproducible)
     orders, as a shuffling DataLoader does across epochs.
+
+    Args:
+        x: the inputs, one row per sample.
+        y: the labels.
+        batch_size: samples per batch (the last batch may be smaller).
+        shuffle: reshuffle on every pass; otherwise the order is fixed.
+        seed: seeds the shuffling.
+
+    Raises:
+        ValueError: ``x`` and ``y`` differ in length, or ``batch_size`` is not positive.
+
+    Examples:
+        >>> import torch
+        >>> batches = TensorBatches(torch.arange(10.0), torch.arange(10), batch_size=4, shuffle=False)
+        >>> len(batches), [len(targets) for _, targets in batches]
+        (3, [4, 4, 2])
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True, seed: int = 0):
@@ -43,7 +59,17 @@ class TensorBatches:
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-    """Inputs and integer labels of one split."""
+    """Inputs and integer labels of one split.
+
+    Args:
+        x: the inputs, one row per sample.
+        y: the integer labels.
+
+    Examples:
+        >>> import torch
+        >>> len(Split(torch.zeros(3, 2), torch.tensor([0, 1, 0])))
+        3
+    """
 
     x: torch.Tensor
     y: torch.Tensor
@@ -59,13 +85,29 @@ class Task:
     Args:
         name: registry name, e.g. ``"digits"``.
         description: one line for ``--help`` and reports.
-        train, val, test: fixed, seeded splits.
+        train: the training split.
+        val: the validation split (the range test and the fixed-LR choice read it).
+        test: the test split (reported, never used for a choice).
         make_model: builds a freshly initialised model (seed torch before calling).
         batch_size: mini-batch size for training.
         epochs: training budget of ``cyclr reproduce``, in epochs.
         epochs_per_step: CLR half-cycle length in epochs (the paper's 2-10).
         range_test_epochs: length of the range test's linear sweep (8-16 epochs on small sets).
-        momentum, weight_decay: SGD settings shared by every policy.
+        momentum: SGD momentum shared by every policy.
+        weight_decay: SGD weight decay shared by every policy.
+
+    Examples:
+        >>> import torch
+        >>> inputs = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+        >>> split = Split(inputs, (inputs[:, 0] > 0).long())
+        >>> task = Task("toy", "two halves of a plane", split, split, split, lambda: torch.nn.Linear(2, 2),
+        ...             batch_size=16, epochs=4, epochs_per_step=1, range_test_epochs=2)
+        >>> task.iterations_per_epoch, task.num_classes
+        (4, 2)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     name: str
@@ -83,10 +125,12 @@ class Task:
 
     @property
     def iterations_per_epoch(self) -> int:
+        """Optimizer updates per pass over the training split."""
         return math.ceil(len(self.train) / self.batch_size)
 
     @property
     def num_classes(self) -> int:
+        """One more than the largest training label."""
         return int(self.train.y.max()) + 1
 
     def train_loader(self, seed: int = 0) -> TensorBatches:
@@ -108,7 +152,21 @@ class Task:
 def stratified_split(
     labels: np.ndarray, sizes: tuple[int, int], seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of (train, val, test): val and test get ``sizes`` rows, in class proportions; train the rest."""
+    """Indices of (train, val, test): val and test get ``sizes`` rows, in class proportions; train the rest.
+
+    Args:
+        labels: the class of every sample.
+        sizes: ``(val_size, test_size)``.
+        seed: seeds the split.
+
+    Returns:
+        The index arrays of train, val and test.
+
+    Examples:
+        >>> train, val, test = stratified_split(np.repeat([0, 1], 10), (4, 6), seed=0)
+        >>> len(train), len(val), len(test), int(np.bincount(np.repeat([0, 1], 10)[test])[0])
+        (10, 4, 6, 3)
+    """
     from sklearn.model_selection import train_test_split
 
     val_size, test_size = sizes
@@ -121,7 +179,23 @@ def stratified_split(
 def make_splits(
     x: np.ndarray, y: np.ndarray, sizes: tuple[int, int], seed: int, shape: tuple[int, ...]
 ) -> tuple[Split, Split, Split]:
-    """Seeded stratified train/val/test splits as float32 inputs of ``shape`` per sample and int64 labels."""
+    """Seeded stratified train/val/test splits as float32 inputs of ``shape`` per sample and int64 labels.
+
+    Args:
+        x: the inputs, one row per sample.
+        y: the integer labels.
+        sizes: ``(val_size, test_size)``.
+        seed: seeds the split.
+        shape: the shape of one input.
+
+    Returns:
+        The train, val and test :class:`Split`.
+
+    Examples:
+        >>> train, val, test = make_splits(np.zeros((20, 4)), np.repeat([0, 1], 10), (4, 6), 0, shape=(2, 2))
+        >>> tuple(train.x.shape), len(val), len(test)
+        ((10, 2, 2), 4, 6)
+    """
     parts = stratified_split(y, sizes, seed)
     return tuple(  # type: ignore[return-value]
         Split(
