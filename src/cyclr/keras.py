@@ -79,7 +79,7 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self) -> dict[str, Any]:
         """The core schedule's fields (``scale_fn`` by reference) and the name."""
-        config = {k: _plain(v) for k, v in self.schedule.to_dict().items() if k != "type"}
+        config = {k: _plain(v) for k, v in self.schedule.to_dict().items() if k not in ("kind", "type")}
         return {**config, "name": self.name}
 
     @classmethod

@@ -13,7 +13,7 @@ import math
 import types
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from torch import Tensor
 from torch.optim import Optimizer
@@ -21,7 +21,19 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from .. import _validate as check
 from ..scale import ScaleFn, _short, scale_fn_from_ref, scale_fn_to_ref
-from ..schedules import CyclicSchedule, OneCycleSchedule, check_momentum_bounds
+from ..schedules import (
+    CYCLIC_BASE_MOMENTUM,
+    CYCLIC_MAX_MOMENTUM,
+    ONE_CYCLE_BASE_MOMENTUM,
+    ONE_CYCLE_MAX_MOMENTUM,
+    AnnealStrategy,
+    CyclicMode,
+    CyclicSchedule,
+    OneCycleSchedule,
+    ScaleMode,
+    WaveShape,
+    check_momentum_bounds,
+)
 
 __all__ = ["CyclicLR", "OneCycleLR"]
 
@@ -197,16 +209,16 @@ class CyclicLR(LRScheduler):
         max_lr: float | list[float],
         step_size_up: int = 2000,
         step_size_down: int | None = None,
-        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        mode: CyclicMode = "triangular",
         gamma: float = 1.0,
         scale_fn: ScaleFn | None = None,
-        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        scale_mode: ScaleMode = "cycle",
         cycle_momentum: bool = True,
-        base_momentum: float | list[float] = 0.8,
-        max_momentum: float | list[float] = 0.9,
+        base_momentum: float | list[float] = CYCLIC_BASE_MOMENTUM,
+        max_momentum: float | list[float] = CYCLIC_MAX_MOMENTUM,
         last_epoch: int = -1,
         *,
-        shape: Literal["triangular", "welch", "hann"] = "triangular",
+        shape: WaveShape = "triangular",
     ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
@@ -261,7 +273,7 @@ class CyclicLR(LRScheduler):
 
     def scale_fn(self, x: float) -> float:
         """The amplitude scale at cycle/iteration ``x`` (PyTorch's ``scale_fn``)."""
-        return self._schedules[0].scale_at(x, x)
+        return self._schedules[0].scale_at(x)
 
     def get_lr(self) -> list[float | Tensor]:
         """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
@@ -341,10 +353,10 @@ class OneCycleLR(LRScheduler):
         epochs: int | None = None,
         steps_per_epoch: int | None = None,
         pct_start: float = 0.3,
-        anneal_strategy: Literal["cos", "linear"] = "cos",
+        anneal_strategy: AnnealStrategy = "cos",
         cycle_momentum: bool = True,
-        base_momentum: float | list[float] = 0.85,
-        max_momentum: float | list[float] = 0.95,
+        base_momentum: float | list[float] = ONE_CYCLE_BASE_MOMENTUM,
+        max_momentum: float | list[float] = ONE_CYCLE_MAX_MOMENTUM,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
