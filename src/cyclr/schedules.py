@@ -579,8 +579,10 @@ class OneCycleSchedule(_Serialisable):
     Example:
         >>> from cyclr import OneCycleSchedule
         >>> sched = OneCycleSchedule(0.1, total_steps=10, pct_start=0.3, anneal_strategy="linear")
-        >>> [round(sched(i), 6) for i in (0, 2, 9)]
-        [0.004, 0.1, 4e-07]
+        >>> [round(sched(i), 6) for i in (0, 2)]
+        [0.004, 0.1]
+        >>> f"{sched(9):.1e}"  # min_lr: max_lr / div_factor / final_div_factor
+        '4.0e-07'
 
     References:
         Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
