@@ -641,7 +641,13 @@ class OneCycleSchedule(_Serialisable):
 
     @property
     def initial_lr(self) -> float:
-        """The LR at step 0: ``max_lr / div_factor``."""
+        """The LR at step 0: ``max_lr / div_factor``.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(0.1, total_steps=10).initial_lr
+            0.004
+        """
         return self.max_lr / self.div_factor
 
     @property
@@ -651,12 +657,32 @@ class OneCycleSchedule(_Serialisable):
 
     @property
     def phase_spans(self) -> list[tuple[float, float]]:
-        """``(start_step, end_step)`` of each phase, PyTorch's boundaries."""
+        """``(start_step, end_step)`` of each phase, PyTorch's boundaries.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(0.1, total_steps=10, pct_start=0.3).phase_spans
+            [(0.0, 2.0), (2.0, 9.0)]
+        """
         return list(self._spans)  # type: ignore[attr-defined]
 
     def phase_values(self, momentum: tuple[float, float] | None = None) -> list[tuple[float, float]]:
-        """``(value at the start, value at the end)`` of each phase: the LR, or the momentum for
-        ``momentum=(base_momentum, max_momentum)`` (high where the LR is low)."""
+        """``(value at the start, value at the end)`` of each phase.
+
+        Args:
+            momentum: None for the LR, or ``(base_momentum, max_momentum)`` for
+                the momentum (high where the LR is low).
+
+        Returns:
+            One ``(start, end)`` pair per phase.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(1.0, total_steps=10, div_factor=2.0, final_div_factor=4.0).phase_values()
+            [(0.5, 1.0), (1.0, 0.125)]
+            >>> OneCycleSchedule(1.0, total_steps=10).phase_values((0.85, 0.95))
+            [(0.95, 0.85), (0.85, 0.95)]
+        """
         if momentum is None:
             return list(self._lr_ends)  # type: ignore[attr-defined]
         base, high = momentum
@@ -683,9 +709,20 @@ class OneCycleSchedule(_Serialisable):
         ``total_steps - 1`` is the last step, at ``min_lr``; like PyTorch, the
         curve extends one step further to ``total_steps`` and raises after.
 
+        Args:
+            iteration: optimizer updates done so far, a number or an array of them.
+
+        Returns:
+            A float, or a numpy array for array input.
+
         Raises:
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is negative, not finite or past ``total_steps``.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(1.0, total_steps=10, pct_start=0.2, anneal_strategy="linear")(1)
+            1.0
         """
         return _finite("learning rate", self.lr_from_phase(*self.phase(iteration)), iteration)
 
@@ -720,7 +757,23 @@ class OneCycleSchedule(_Serialisable):
         return _finite("momentum", value, iteration)
 
     def phase(self, iteration: Iterations) -> tuple[Any, Any]:
-        """``(phase index, fraction of that phase done)`` at ``iteration``."""
+        """Which phase ``iteration`` falls in, and how far into it.
+
+        Args:
+            iteration: optimizer updates done so far, a number or an array of them.
+
+        Returns:
+            ``(phase index, fraction of that phase done)``: ints and floats, or numpy arrays.
+
+        Raises:
+            TypeError: ``iteration`` is not a number or an array of numbers.
+            ValueError: ``iteration`` is out of range, or falls in a phase of zero steps.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(0.1, total_steps=10, pct_start=0.3).phase(4)
+            (1, 0.2857142857142857)
+        """
         phases = self._phases  # type: ignore[attr-defined]
         if type(iteration) is int or _is_scalar(iteration):
             step = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
@@ -755,14 +808,42 @@ class OneCycleSchedule(_Serialisable):
         )
 
     def lr_from_phase(self, index: Any, pct: Any) -> Any:
-        """The LR for a :meth:`phase` result."""
+        """The LR for a :meth:`phase` result.
+
+        Args:
+            index: the phase, an int or an array of them.
+            pct: the fraction of the phase done.
+
+        Returns:
+            The LR, annealed between the phase's ends.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(1.0, total_steps=10, div_factor=2.0).lr_from_phase(0, 0.5)
+            0.75
+        """
         if type(index) is int:
             start, end = self._lr_ends[index]  # type: ignore[attr-defined]
             return self._anneal(start, end, pct, math.cos)  # type: ignore[attr-defined]
         return self._interpolate(index, pct, self._lr_ends)  # type: ignore[attr-defined]
 
     def momentum_from_phase(self, index: Any, pct: Any, base_momentum: float, max_momentum: float) -> Any:
-        """The momentum for a :meth:`phase` result: high when the LR is low."""
+        """The momentum for a :meth:`phase` result: high when the LR is low.
+
+        Args:
+            index: the phase, an int or an array of them.
+            pct: the fraction of the phase done.
+            base_momentum: the momentum at the LR's peak.
+            max_momentum: the momentum where the LR is lowest.
+
+        Returns:
+            The momentum, annealed between the phase's ends.
+
+        Example:
+            >>> from cyclr import OneCycleSchedule
+            >>> OneCycleSchedule(1.0, total_steps=10).momentum_from_phase(0, 1.0, 0.5, 1.0)
+            0.5
+        """
         if type(index) is int:
             starts_high, ends_high = self._momentum_highs[index]  # type: ignore[attr-defined]
             first = max_momentum if starts_high else base_momentum
@@ -797,6 +878,25 @@ class RangeSweep(_Serialisable):
 
     ``step_mode="linear"`` is the paper's sweep; ``"exp"`` spaces the LRs evenly
     on a log scale, for a first coarse look over several decades.
+
+    Args:
+        start_lr: the LR at step 0 (> 0 for ``"exp"``).
+        end_lr: the LR at the last step, above ``start_lr``.
+        num_iter: steps in the sweep.
+        step_mode: ``"linear"`` or ``"exp"``.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: an argument is out of range.
+
+    Example:
+        >>> from cyclr import RangeSweep
+        >>> RangeSweep(1e-4, 1.0, 5, step_mode="exp")([0, 4]).tolist()
+        [0.0001, 1.0]
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3, the LR range test)
     """
 
     kind: ClassVar[str] = "range_sweep"
@@ -817,7 +917,23 @@ class RangeSweep(_Serialisable):
         check.positive_int("num_iter", self.num_iter)
 
     def __call__(self, iteration: Iterations) -> Any:
-        """The LR at step ``iteration`` (0 to ``num_iter - 1``)."""
+        """The LR at step ``iteration`` (0 to ``num_iter - 1``).
+
+        Args:
+            iteration: the sweep's step, a number or an array of them.
+
+        Returns:
+            A float, or a numpy array for array input.
+
+        Raises:
+            TypeError: ``iteration`` is not a number or an array of numbers.
+            ValueError: ``iteration`` is negative, not finite or past ``num_iter - 1``.
+
+        Example:
+            >>> from cyclr import RangeSweep
+            >>> RangeSweep(0.0, 0.02, 9)(4)
+            0.01
+        """
         if _is_scalar(iteration):
             frac = self._fraction(_scalar_iteration(iteration))
         else:
@@ -940,6 +1056,26 @@ def recommended_step_size(iterations_per_epoch: int, epochs_per_step: float = 4.
 
     The paper sets ``step_size`` to 2-10 times the iterations in an epoch and
     found 4-8 epochs a little better than 2; 4 is the default.
+
+    Args:
+        iterations_per_epoch: optimizer updates in one epoch.
+        epochs_per_step: epochs in each half cycle.
+
+    Returns:
+        The step size, at least 1.
+
+    Raises:
+        TypeError: ``iterations_per_epoch`` is not an integer.
+        ValueError: an argument is not positive, or the product is not finite.
+
+    Example:
+        >>> import cyclr
+        >>> cyclr.recommended_step_size(100)
+        400
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     ipe = check.positive_int("iterations_per_epoch", iterations_per_epoch)
     epochs = check.positive("epochs_per_step", epochs_per_step)
@@ -957,6 +1093,27 @@ def cycle_aligned_iterations(budget: int, step_size_up: float, step_size_down: f
 
     The paper stops training at the end of a cycle, when the LR is at its
     minimum and accuracy peaks.
+
+    Args:
+        budget: the most iterations to train for.
+        step_size_up: iterations of the rising half of a cycle.
+        step_size_down: iterations of the falling half; None means ``step_size_up``.
+
+    Returns:
+        A whole number of cycles' worth of iterations, at most ``budget``.
+
+    Raises:
+        TypeError: ``budget`` is not an integer.
+        ValueError: ``budget`` is shorter than a cycle, or no whole number of cycles ends on a whole iteration.
+
+    Example:
+        >>> import cyclr
+        >>> cyclr.cycle_aligned_iterations(2500, 400)
+        2400
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
     budget = check.positive_int("budget", budget)
     up = check.positive("step_size_up", step_size_up)
@@ -985,7 +1142,28 @@ _ALIGN_TRIES = 100_000
 
 
 def base_lr_from_max_lr(max_lr: float, divisor: float = 4.0) -> float:
-    """``max_lr / divisor``: the paper's rule that base_lr = 1/3 to 1/4 of max_lr works."""
+    """``max_lr / divisor``: the paper's rule that base_lr = 1/3 to 1/4 of max_lr works.
+
+    Args:
+        max_lr: the upper bound, e.g. from the LR range test.
+        divisor: how many times smaller ``base_lr`` is, above 1.
+
+    Returns:
+        The lower bound ``base_lr``.
+
+    Raises:
+        TypeError: an argument is not a number.
+        ValueError: ``max_lr`` is not positive, or ``divisor`` is not above 1.
+
+    Example:
+        >>> import cyclr
+        >>> cyclr.base_lr_from_max_lr(0.008)
+        0.002
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
+    """
     max_lr = check.positive("max_lr", max_lr)
     divisor = check.real("divisor", divisor)
     if divisor <= 1:

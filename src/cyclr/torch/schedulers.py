@@ -192,14 +192,47 @@ class CyclicLR(LRScheduler):
     Call :meth:`step` after every batch. Arguments and defaults are PyTorch's;
     see :class:`cyclr.CyclicSchedule` for their meaning.
 
-    Extras (keyword-only):
-        shape: ``"triangular"`` (default), ``"welch"`` or ``"hann"`` wave.
-
     Unlike PyTorch, a scale function registered with :func:`cyclr.register_scale_fn`
     (a function, or an instance of a registered dataclass) is saved in
     :meth:`state_dict` by name and restored by :meth:`load_state_dict`, which
     resolves names in the registry and imports nothing. An unregistered function
     is not saved, and saving warns.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        base_lr: lower bound, one for all param groups or a list with one per group.
+        max_lr: upper bound, one for all param groups or a list with one per group.
+        step_size_up: iterations of the rising half of a cycle.
+        step_size_down: iterations of the falling half; None means ``step_size_up``.
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+        gamma: decay of ``exp_range``.
+        scale_fn: custom amplitude scale; overrides ``mode``.
+        scale_mode: ``scale_fn`` reads the cycle number (``"cycle"``) or the iteration (``"iterations"``).
+        cycle_momentum: cycle the momentum (or Adam's ``betas[0]``) opposite to the LR.
+        base_momentum: the momentum at the LR's peak, one or one per group.
+        max_momentum: the momentum at the LR's minimum, one or one per group.
+        last_epoch: the index of the last batch when resuming; -1 to start.
+        shape: keyword-only extra: ``"triangular"`` (PyTorch's), ``"welch"`` or ``"hann"`` wave.
+
+    Raises:
+        TypeError: ``optimizer`` is not a torch optimizer, or an argument has the wrong type.
+        ValueError: an argument is out of range, a list does not have one value per
+            param group, or ``cycle_momentum`` is set for an optimizer without momentum.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.torch import CyclicLR
+        >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        >>> scheduler = CyclicLR(optimizer, base_lr=0.001, max_lr=0.006, step_size_up=4)
+        >>> for _ in range(4):
+        ...     optimizer.step()
+        ...     scheduler.step()
+        >>> scheduler.get_last_lr()
+        [0.006]
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -272,11 +305,25 @@ class CyclicLR(LRScheduler):
         return list(self._schedules)
 
     def scale_fn(self, x: float) -> float:
-        """The amplitude scale at cycle/iteration ``x`` (PyTorch's ``scale_fn``)."""
+        """The amplitude scale at ``x`` (PyTorch's ``scale_fn``).
+
+        Args:
+            x: the cycle number, or the iteration when ``scale_mode`` is ``"iterations"``.
+
+        Returns:
+            The factor that multiplies the amplitude ``max_lr - base_lr``.
+        """
         return self._schedules[0].scale_at(x)
 
     def get_lr(self) -> list[float | Tensor]:
-        """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
+        """LRs for the current step; also sets the cycled momentum, as PyTorch does.
+
+        Returns:
+            One LR per param group.
+
+        Raises:
+            ValueError: the LR overflows to a non-finite value.
+        """
         if not self._get_lr_called_within_step:
             _warn_called_directly()
         position, scale = self._schedules[0].wave(self.last_epoch)
@@ -290,7 +337,11 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
-        """PyTorch's state_dict keys, plus ``scale_fn_ref`` naming a custom scale function."""
+        """PyTorch's state_dict keys, plus ``scale_fn_ref`` naming a custom scale function.
+
+        Returns:
+            The scheduler's state, without the optimizer.
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
         fn = state.pop("_scale_fn_custom")
         state["_scale_fn_custom"] = None
@@ -312,6 +363,9 @@ class CyclicLR(LRScheduler):
         A ``scale_fn_ref`` is resolved by registered name only: nothing is
         imported, so a checkpoint cannot run code. The state is checked as a
         whole and the scheduler is left unchanged when it is rejected.
+
+        Args:
+            state_dict: the output of :meth:`state_dict`.
 
         Raises:
             TypeError: ``state_dict`` is not a dict, or an entry has the wrong type.
@@ -343,6 +397,42 @@ class OneCycleLR(LRScheduler):
 
     Arguments and defaults are PyTorch's; see :class:`cyclr.OneCycleSchedule`.
     Call :meth:`step` after every batch, ``total_steps`` times at most.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        max_lr: the peak LR, one for all param groups or a list with one per group.
+        total_steps: optimizer updates in the whole run; or give ``epochs`` and ``steps_per_epoch``.
+        epochs: epochs in the run, with ``steps_per_epoch``.
+        steps_per_epoch: updates per epoch, with ``epochs``.
+        pct_start: fraction of the run spent warming up.
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        cycle_momentum: cycle the momentum (or Adam's ``betas[0]``) opposite to the LR.
+        base_momentum: the momentum at the LR's peak, one or one per group.
+        max_momentum: the momentum at the LR's minimum, one or one per group.
+        div_factor: the initial LR is ``max_lr / div_factor``.
+        final_div_factor: the last LR is ``initial_lr / final_div_factor``.
+        three_phase: come back down to the initial LR before the final anneal.
+        last_epoch: the index of the last batch when resuming; -1 to start.
+
+    Raises:
+        TypeError: ``optimizer`` is not a torch optimizer, or an argument has the wrong type.
+        ValueError: an argument is out of range, neither ``total_steps`` nor
+            ``epochs`` and ``steps_per_epoch`` is given, or ``cycle_momentum`` is
+            set for an optimizer without momentum.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.torch import OneCycleLR
+        >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
+        >>> [round(lr, 6) for lr in scheduler.get_last_lr()]
+        [0.004]
+
+    References:
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        https://arxiv.org/abs/1803.09820
+
+        Smith & Topin, "Super-Convergence", https://arxiv.org/abs/1708.07120
     """
 
     def __init__(
@@ -412,7 +502,14 @@ class OneCycleLR(LRScheduler):
         return list(self._schedules)
 
     def get_lr(self) -> list[float | Tensor]:
-        """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
+        """LRs for the current step; also sets the cycled momentum, as PyTorch does.
+
+        Returns:
+            One LR per param group.
+
+        Raises:
+            ValueError: stepped more than ``total_steps`` times.
+        """
         if not self._get_lr_called_within_step:
             _warn_called_directly()
         step = self.last_epoch
@@ -429,12 +526,20 @@ class OneCycleLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
+        """PyTorch's state_dict keys.
+
+        Returns:
+            The scheduler's state, without the optimizer.
+        """
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state from :meth:`state_dict`, or from PyTorch's own OneCycleLR.
 
         The state is checked as a whole and the scheduler is left unchanged when it is rejected.
+
+        Args:
+            state_dict: the output of :meth:`state_dict`.
 
         Raises:
             TypeError: ``state_dict`` is not a dict, or an entry has the wrong type.
