@@ -774,20 +774,29 @@ class OneCycleSchedule(_Serialisable):
             >>> OneCycleSchedule(0.1, total_steps=10, pct_start=0.3).phase(4)
             (1, 0.2857142857142857)
         """
-        phases = self._phases  # type: ignore[attr-defined]
         if type(iteration) is int or _is_scalar(iteration):
             step = iteration if type(iteration) is int and iteration >= 0 else _scalar_iteration(iteration)
-            if step > self.total_steps:
-                self._check_step(step)
-            index = len(phases) - 1  # past the last phase's end: extrapolated, as in PyTorch
-            for i, (_, end) in enumerate(self._spans):  # type: ignore[attr-defined]
-                if step <= end:
-                    index = i
-                    break
-            start, end = self._spans[index]  # type: ignore[attr-defined]
-            if end == start:
-                raise self._zero_phase(step)
-            return index, (step - start) / (end - start)
+            return self._scalar_phase(step)
+        return self._array_phase(iteration)
+
+    def _scalar_phase(self, step: int | float) -> tuple[int, float]:
+        """PyTorch's arithmetic, operation by operation."""
+        if step > self.total_steps:
+            self._check_step(step)
+        spans = self._spans  # type: ignore[attr-defined]
+        index = len(spans) - 1  # past the last phase's end: extrapolated, as in PyTorch
+        for i, (_, end) in enumerate(spans):
+            if step <= end:
+                index = i
+                break
+        start, end = spans[index]
+        if end == start:
+            raise self._zero_phase(step)
+        return index, (step - start) / (end - start)
+
+    def _array_phase(self, iteration: Any) -> tuple[Any, Any]:
+        """The scalar arithmetic over a numpy array."""
+        phases = self._phases  # type: ignore[attr-defined]
         np = _numpy()
         steps = _array_iteration(iteration)
         if steps.size:

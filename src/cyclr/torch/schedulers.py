@@ -79,6 +79,44 @@ def _init_momentum(
         group["base_momentum"] = base
 
 
+def _setup_momentum(
+    scheduler: LRScheduler, cycle_momentum: bool, base_momentum: Any, max_momentum: Any, fresh: bool
+) -> None:
+    """Set the scheduler's momentum attributes, PyTorch's, and on a fresh start the optimizer's momentum."""
+    scheduler.cycle_momentum = cycle_momentum  # type: ignore[attr-defined]
+    if not cycle_momentum:
+        return
+    optimizer = scheduler.optimizer
+    use_beta1 = _momentum_key(optimizer, type(scheduler).__name__)
+    base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+    max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+    scheduler.use_beta1 = use_beta1  # type: ignore[attr-defined]
+    scheduler.base_momentums = base_momentums  # type: ignore[attr-defined]
+    scheduler.max_momentums = max_momentums  # type: ignore[attr-defined]
+    _init_momentum(optimizer, use_beta1, base_momentums, max_momentums, fresh)
+
+
+def _set_lrs(optimizer: Optimizer, lrs: list[Any]) -> None:
+    """Each param group's LR, in place for a tensor LR."""
+    for lr, group in zip(lrs, optimizer.param_groups):
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(float(lr))
+        else:
+            group["lr"] = lr
+
+
+def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
+    """``total_steps``, or ``epochs * steps_per_epoch`` as PyTorch's OneCycleLR takes them."""
+    if total_steps is not None:
+        return total_steps
+    if epochs is None or steps_per_epoch is None:
+        raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+    for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    return epochs * steps_per_epoch
+
+
 def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
     if use_beta1:
         group["betas"] = (value, *group["betas"][1:])
@@ -268,18 +306,9 @@ class CyclicLR(LRScheduler):
         self.scale_mode = self._schedules[0].scale_mode
         self.total_size = self._schedules[0].total_size
         self.step_ratio = self._schedules[0].step_ratio
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            self.use_beta1 = _momentum_key(optimizer, "CyclicLR")
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            _init_momentum(optimizer, self.use_beta1, self.base_momentums, self.max_momentums, last_epoch == -1)
+        _setup_momentum(self, cycle_momentum, base_momentum, max_momentum, fresh=last_epoch == -1)
         if last_epoch == -1:
-            for lr, group in zip(base_lrs, optimizer.param_groups):
-                if isinstance(group["lr"], Tensor):
-                    group["lr"].fill_(float(lr))
-                else:
-                    group["lr"] = lr
+            _set_lrs(optimizer, base_lrs)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -454,14 +483,7 @@ class OneCycleLR(LRScheduler):
     ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                    raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-            total_steps = epochs * steps_per_epoch
-        self.total_steps = total_steps
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         self.pct_start = pct_start
         self.anneal_strategy = anneal_strategy
@@ -469,12 +491,7 @@ class OneCycleLR(LRScheduler):
         self.final_div_factor = final_div_factor
         self.three_phase = three_phase
         self._build_schedules()  # validates every argument above
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            self.use_beta1 = _momentum_key(optimizer, "OneCycleLR")
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            _init_momentum(optimizer, self.use_beta1, self.base_momentums, self.max_momentums, last_epoch == -1)
+        _setup_momentum(self, cycle_momentum, base_momentum, max_momentum, fresh=last_epoch == -1)
         if last_epoch == -1:
             for schedule, group in zip(self._schedules, optimizer.param_groups):
                 group["initial_lr"] = schedule.initial_lr
