@@ -163,8 +163,8 @@ def cyclic_schedule(
         >>> import optax
         >>> from cyclr.optax import cyclic_schedule
         >>> lr = cyclic_schedule(0.001, 0.006, step_size_up=4, mode="triangular2")
-        >>> [round(float(lr(step)), 6) for step in (0, 4, 12)]
-        [0.001, 0.006, 0.0035]
+        >>> tuple(round(float(lr(step)), 6) for step in (0, 4, 12))
+        (0.001, 0.006, 0.0035)
         >>> optimizer = optax.sgd(learning_rate=lr, momentum=0.9)
 
     References:

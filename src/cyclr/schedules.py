@@ -246,8 +246,8 @@ class CyclicSchedule(_Serialisable):
     Example:
         >>> from cyclr import CyclicSchedule
         >>> sched = CyclicSchedule(0.001, 0.006, step_size_up=4, mode="triangular2")
-        >>> [round(sched(i), 6) for i in (0, 2, 4, 8, 12)]
-        [0.001, 0.0035, 0.006, 0.001, 0.0035]
+        >>> tuple(round(sched(i), 6) for i in (0, 2, 4, 8, 12))
+        (0.001, 0.0035, 0.006, 0.001, 0.0035)
 
     References:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
@@ -373,8 +373,8 @@ class CyclicSchedule(_Serialisable):
 
         Example:
             >>> from cyclr import CyclicSchedule
-            >>> [round(CyclicSchedule(0.1, 0.5, step_size_up=4).momentum(i), 6) for i in (0, 2, 4)]
-            [0.9, 0.85, 0.8]
+            >>> tuple(round(CyclicSchedule(0.1, 0.5, step_size_up=4).momentum(i), 6) for i in (0, 2, 4))
+            (0.9, 0.85, 0.8)
         """
         check_momentum_bounds(base_momentum, max_momentum)
         value = self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum)
@@ -579,8 +579,8 @@ class OneCycleSchedule(_Serialisable):
     Example:
         >>> from cyclr import OneCycleSchedule
         >>> sched = OneCycleSchedule(0.1, total_steps=10, pct_start=0.3, anneal_strategy="linear")
-        >>> [round(sched(i), 6) for i in (0, 2)]
-        [0.004, 0.1]
+        >>> tuple(round(sched(i), 6) for i in (0, 2))
+        (0.004, 0.1)
         >>> f"{sched(9):.1e}"  # min_lr: max_lr / div_factor / final_div_factor
         '4.0e-07'
 
@@ -749,8 +749,8 @@ class OneCycleSchedule(_Serialisable):
         Example:
             >>> from cyclr import OneCycleSchedule
             >>> sched = OneCycleSchedule(0.1, total_steps=10, pct_start=0.3)
-            >>> [round(sched.momentum(i), 6) for i in (0, 2, 9)]
-            [0.95, 0.85, 0.95]
+            >>> tuple(round(sched.momentum(i), 6) for i in (0, 2, 9))
+            (0.95, 0.85, 0.95)
         """
         check_momentum_bounds(base_momentum, max_momentum)
         value = self.momentum_from_phase(*self.phase(iteration), base_momentum, max_momentum)

@@ -336,8 +336,8 @@ class TriangularCyclicalLearningRate(CyclicalLearningRate):
     Example:
         >>> from cyclr.keras import TriangularCyclicalLearningRate
         >>> lr = TriangularCyclicalLearningRate(0.001, 0.006, step_size=4)
-        >>> [round(float(lr(step)), 6) for step in (0, 4, 8, 12)]
-        [0.001, 0.006, 0.001, 0.006]
+        >>> tuple(round(float(lr(step)), 6) for step in (0, 4, 8, 12))
+        (0.001, 0.006, 0.001, 0.006)
 
     References:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
@@ -380,8 +380,8 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
     Example:
         >>> from cyclr.keras import Triangular2CyclicalLearningRate
         >>> lr = Triangular2CyclicalLearningRate(0.001, 0.006, step_size=4)
-        >>> [round(float(lr(step)), 6) for step in (4, 12, 20)]
-        [0.006, 0.0035, 0.00225]
+        >>> tuple(round(float(lr(step)), 6) for step in (4, 12, 20))
+        (0.006, 0.0035, 0.00225)
 
     References:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,

@@ -265,8 +265,8 @@ class CyclicLR(LRScheduler):
         >>> for _ in range(4):
         ...     optimizer.step()
         ...     scheduler.step()
-        >>> scheduler.get_last_lr()
-        [0.006]
+        >>> scheduler.get_last_lr()[0]
+        0.006
 
     References:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
@@ -454,8 +454,8 @@ class OneCycleLR(LRScheduler):
         >>> from cyclr.torch import OneCycleLR
         >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
         >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
-        >>> [round(lr, 6) for lr in scheduler.get_last_lr()]
-        [0.004]
+        >>> round(scheduler.get_last_lr()[0], 6)
+        0.004
 
     References:
         Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
