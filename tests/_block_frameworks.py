@@ -1,6 +1,6 @@
 """A pytest plugin that makes the deep learning frameworks unimportable, as if not installed.
 
-Loaded with ``python -m pytest -p tests._block_frameworks ...``: it installs,
+Loaded with ``python -m pytest -p tests._block_frameworks ...``, it installs,
 before any test module is imported, a ``sys.meta_path`` finder that raises
 ``ModuleNotFoundError`` for the frameworks and plotting libraries, so the core's
 tests show that they need only numpy.
@@ -35,7 +35,9 @@ def install() -> None:
         sys.meta_path.insert(0, FrameworkBlocker())
 
 
-install()
+def pytest_configure(config: Any) -> None:
+    """Block the frameworks when pytest loads this module as a plugin (``-p``), not when it imports it for doctests."""
+    install()
 
 
 def pytest_report_header() -> str:

@@ -35,6 +35,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_the_blocker_makes_frameworks_unimportable() -> None:
     code = (
         "import tests._block_frameworks\n"
+        "tests._block_frameworks.install()\n"
         "for name in ('torch', 'keras', 'jax.numpy', 'optax', 'tensorflow', 'matplotlib.pyplot'):\n"
         "    try:\n"
         "        __import__(name)\n"
