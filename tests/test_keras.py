@@ -6,15 +6,17 @@ import dataclasses
 import json
 import math
 
-import keras
 import numpy as np
 import pytest
+from helpers import assert_float32_close, cyclic_configs, lr_bounds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import cyclr
-from cyclr import CyclicSchedule, OneCycleSchedule
-from cyclr.keras import (
+import keras
+
+import cyclr  # noqa: E402
+from cyclr import CyclicSchedule, OneCycleSchedule  # noqa: E402
+from cyclr.keras import (  # noqa: E402
     CyclicalLearningRate,
     CyclicLR,
     CyclicMomentum,
@@ -45,10 +47,6 @@ def values(schedule, steps) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(schedule(np.asarray(steps))), dtype=np.float64)
 
 
-def assert_float32_close(got, expected, scale: float) -> None:
-    np.testing.assert_allclose(got, expected, rtol=5e-6, atol=4e-7 * scale)
-
-
 def tfa_lr(step, initial, maximal, step_size, scale_fn, scale_mode):
     """TF Addons' CyclicalLearningRate formula, written out independently."""
     cycle = math.floor(1 + step / (2 * step_size))
@@ -57,20 +55,10 @@ def tfa_lr(step, initial, maximal, step_size, scale_fn, scale_mode):
 
 
 STEPS = np.concatenate([np.arange(0, 1500), np.arange(1500, 500_000, 499)])
-bounds = st.tuples(st.floats(1e-6, 1.0), st.floats(1e-6, 1.0)).map(sorted)
-cyclic_configs = st.fixed_dictionaries(
-    {
-        "step_size_up": st.integers(1, 2000),
-        "step_size_down": st.one_of(st.none(), st.integers(1, 2000)),
-        "mode": st.sampled_from(["triangular", "triangular2", "exp_range"]),
-        "gamma": st.floats(0.999, 1.0),
-        "shape": st.sampled_from(["triangular", "welch", "hann"]),
-    }
-)
 
 
 @settings(max_examples=30, deadline=None)
-@given(bounds, cyclic_configs)
+@given(lr_bounds(), cyclic_configs(st.integers(1, 2000)))
 def test_cyclic_lr_equals_core(lr_bounds, config):
     base_lr, max_lr = lr_bounds
     schedule = CyclicLR(base_lr, max_lr, **config)
@@ -271,3 +259,69 @@ def test_cyclic_momentum_refuses_what_it_cannot_change():
         CyclicMomentum(schedule, 0.95, 0.85)
     with pytest.raises(TypeError, match="schedule must be a cyclr Keras schedule"):
         CyclicMomentum(keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.9))  # type: ignore[arg-type]
+
+
+# --- files saved before cyclr.keras became a package -------------------------------
+
+
+# keras.optimizers.serialize output of an SGD with a CyclicLR, as saved when the classes lived in the module cyclr.keras
+SAVED_SGD = {
+    "module": "keras.src.backend.torch.optimizers.torch_sgd", "class_name": "SGD", "registered_name": "SGD",
+    "config": {
+        "name": "sgd", "learning_rate": {
+            "module": "cyclr.keras", "class_name": "CyclicLR", "registered_name": "cyclr>CyclicLR",
+            "config": {"base_lr": 0.001, "max_lr": 0.006, "step_size_up": 4, "step_size_down": None,
+                       "mode": "triangular", "gamma": 1.0, "scale_fn": None, "scale_mode": "cycle",
+                       "shape": "triangular", "name": "clr"},
+        },
+        "weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None, "use_ema": False,
+        "ema_momentum": 0.99, "ema_overwrite_frequency": None, "loss_scale_factor": None,
+        "gradient_accumulation_steps": None, "momentum": 0.9, "nesterov": False,
+    },
+}
+
+SAVED_SCHEDULES = [
+    ({"module": "cyclr.keras", "class_name": "OneCycleLR", "registered_name": "cyclr>OneCycleLR",
+      "config": {"max_lr": 0.1, "total_steps": 50, "pct_start": 0.2, "anneal_strategy": "linear", "div_factor": 25.0,
+                 "final_div_factor": 10000.0, "three_phase": True, "name": "OneCycleLR"}},
+     OneCycleLR(0.1, 50, pct_start=0.2, anneal_strategy="linear", three_phase=True)),
+    ({"module": "cyclr.keras", "class_name": "CyclicalLearningRate", "registered_name": "cyclr>CyclicalLearningRate",
+      "config": {"initial_learning_rate": 0.001, "maximal_learning_rate": 0.01, "step_size": 3, "scale_mode": "cycle",
+                 "name": "addons", "scale_fn": "test_keras.decay"}},
+     CyclicalLearningRate(1e-3, 1e-2, 3, scale_fn=decay, name="addons")),
+    ({"module": "cyclr.keras", "class_name": "Triangular2CyclicalLearningRate",
+      "registered_name": "cyclr>Triangular2CyclicalLearningRate",
+      "config": {"initial_learning_rate": 0.001, "maximal_learning_rate": 0.01, "step_size": 3,
+                 "scale_mode": "iterations", "name": "Triangular2CyclicalLearningRate"}},
+     Triangular2CyclicalLearningRate(1e-3, 1e-2, 3, scale_mode="iterations")),
+    ({"module": "cyclr.keras", "class_name": "ExponentialCyclicalLearningRate",
+      "registered_name": "cyclr>ExponentialCyclicalLearningRate",
+      "config": {"initial_learning_rate": 0.001, "maximal_learning_rate": 0.01, "step_size": 3, "scale_mode": "cycle",
+                 "name": "ExponentialCyclicalLearningRate", "gamma": 0.5}},
+     ExponentialCyclicalLearningRate(1e-3, 1e-2, 3, scale_mode="cycle", gamma=0.5)),
+]
+
+
+@pytest.mark.parametrize(("saved", "expected"), SAVED_SCHEDULES, ids=lambda v: getattr(v, "name", "config"))
+def test_schedules_saved_from_the_former_module_still_load(saved, expected):
+    restored = keras.optimizers.schedules.deserialize(json.loads(json.dumps(saved)))
+    assert type(restored) is type(expected) and restored.schedule == expected.schedule
+    assert restored.get_config() == saved["config"]
+
+
+def test_an_optimizer_saved_from_the_former_module_still_loads():
+    optimizer = keras.optimizers.deserialize(json.loads(json.dumps(SAVED_SGD)))
+    restored = optimizer._learning_rate
+    assert isinstance(restored, CyclicLR) and restored.schedule == CyclicSchedule(0.001, 0.006, step_size_up=4)
+    assert restored.name == "clr" and optimizer.momentum == 0.9
+
+
+def test_cyclic_lr_kwargs_fit_every_cyclic_schedule() -> None:
+    from cyclr.keras import CyclicLR as KerasCyclicLR
+    from cyclr.suggest import Bounds
+
+    kwargs = Bounds(0.01, 0.04, "valley").cyclic_lr_kwargs(iterations_per_epoch=10)
+    core = cyclr.CyclicSchedule(**kwargs)
+    keras_schedule = KerasCyclicLR(**kwargs)
+    for step in (0, 13, 40, 77):
+        assert float(keras.ops.convert_to_numpy(keras_schedule(step))) == pytest.approx(float(core(step)))

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 import torch
 
-import cyclr
 import cyclr.torch as ct
-from cyclr import CyclicSchedule, OneCycleSchedule, RangeSweep
+from cyclr import RangeSweep
 from cyclr.rangetest import RangeTestRecorder, RangeTestResult
 
 
@@ -157,37 +156,6 @@ def test_load_rejects_a_coarse_chain_5000_deep(tmp_path: Path) -> None:
         RangeTestResult.load(path)
 
 
-BAD_SCHEDULES = [
-    (None, TypeError, "data must be a dict, got NoneType"),
-    ([], TypeError, "data must be a dict, got list"),
-    ({}, ValueError, r"data\['type'\] must be one of"),
-    ({"type": ["cyclic"]}, ValueError, r"data\['type'\] must be one of"),
-    ({"type": "cyclic"}, ValueError, r"missing the fields \['base_lr', 'max_lr'\]"),
-    ({"type": "cyclic", "base_lr": 0.1, "max_lr": 0.2, "extra": 1}, ValueError, r"fields \['extra'\]"),
-    ({"type": "cyclic", 1: 2}, TypeError, "data must have string keys"),
-    ({"type": "cyclic", "base_lr": "0.1", "max_lr": 0.2}, TypeError, "base_lr must be a real number"),
-    ({"type": "one_cycle", "max_lr": 0.1, "total_steps": 10**400}, ValueError, "total_steps is too large"),
-    ({"type": "one_cycle", "max_lr": 0.1, "total_steps": 100, "three_phase": 2}, TypeError, "three_phase"),
-    ({"type": "range_sweep", "start_lr": 0.0, "end_lr": 1.0}, ValueError, r"missing the fields \['num_iter'\]"),
-    ({"type": "cyclic", "base_lr": 0.1, "max_lr": 0.2, "scale_fn": 3}, TypeError, "scale_fn must be a registered"),
-    ({"type": "cyclic", "base_lr": 0.1, "max_lr": 0.2, "scale_fn": "nope"}, ValueError, "unknown scale function"),
-]
-
-
-@pytest.mark.parametrize(("data", "error", "match"), BAD_SCHEDULES, ids=lambda v: repr(v)[:40])
-def test_schedule_from_dict_rejects_bad_data(data: Any, error: type, match: str) -> None:
-    with pytest.raises(error, match=match):
-        cyclr.schedule_from_dict(data)
-
-
-@pytest.mark.parametrize("cls", [CyclicSchedule, OneCycleSchedule, RangeSweep])
-def test_each_from_dict_rejects_another_kind(cls: type) -> None:
-    with pytest.raises(ValueError, match=f"data describes a 'other', not a {cls.kind!r}"):
-        cls.from_dict({"type": "other"})
-    with pytest.raises(TypeError, match="data must be a dict"):
-        cls.from_dict(None)
-
-
 def make_cyclic() -> ct.CyclicLR:
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1, momentum=0.9)
     return ct.CyclicLR(opt, 0.001, 0.006, step_size_up=3)
@@ -210,7 +178,7 @@ BAD_STATES = [
     ("max_lrs", ["x"], TypeError, r"state_dict\['max_lrs'\] must be a real number"),
     ("max_lrs", [10**400], ValueError, "too large"),
     ("cycle_momentum", 1, TypeError, r"state_dict\['cycle_momentum'\] must be a bool"),
-    ("base_momentums", [float("nan")], ValueError, r"state_dict\['base_momentums'\] must be finite"),
+    ("base_momentums", [2.0], ValueError, "base_momentum must be in"),
 ]
 
 
@@ -239,7 +207,7 @@ def test_load_state_dict_rejects_what_is_not_a_dict(make: Any, state: Any) -> No
     ("make", "key", "value", "match"),
     [
         (make_cyclic, "mode", "cosine", "mode must be one of"),
-        (make_cyclic, "step_size_up", float("inf"), "step_size_up must be finite"),
+        (make_cyclic, "step_size_up", -1, "step_size_up must be > 0"),
         (make_cyclic, "scale_fn_ref", 7, "scale_fn must be a registered name"),
         (make_cyclic, "_scale_fn_custom", [1], r"state_dict\['_scale_fn_custom'\] must be a dict"),
         (make_one_cycle, "total_steps", 0, "total_steps must be >= 1"),

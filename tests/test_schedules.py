@@ -27,6 +27,64 @@ def paper_lr(it: int, base_lr: float, max_lr: float, step_size: int, mode: str, 
 
 
 bounds = st.tuples(st.floats(0, 1), st.floats(0, 1)).map(sorted)
+
+
+# The paper's three policies, worked out by hand: base_lr=1, max_lr=5 (an amplitude of 4),
+# step_size=4, so the LR climbs by 1 per iteration to the peak at 4 and falls back by 8.
+LITERAL = [
+    (
+        dict(mode="triangular"),
+        [1, 2, 3, 4, 5, 4, 3, 2, 1, 2, 3, 4, 5, 4, 3, 2, 1],
+    ),
+    (  # the amplitude halves each cycle: 4, then 2, then 1
+        dict(mode="triangular2"),
+        [1, 2, 3, 4, 5, 4, 3, 2, 1, 1.5, 2, 2.5, 3, 2.5, 2, 1.5, 1, 1.25, 1.5, 1.75, 2, 1.75, 1.5, 1.25, 1],
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "expected"), LITERAL, ids=lambda v: v.get("mode") if isinstance(v, dict) else "")
+def test_policies_give_the_lrs_worked_out_by_hand(kwargs, expected):
+    sched = CyclicSchedule(1.0, 5.0, step_size_up=4, **kwargs)
+    assert [sched(i) for i in range(len(expected))] == expected
+    assert sched(np.arange(len(expected))).tolist() == expected
+
+
+def test_exp_range_gives_the_lrs_worked_out_by_hand():
+    # base_lr=1, max_lr=17, step_size=2, gamma=0.5: lr = 1 + 16 * position * 0.5**iteration,
+    # with position 0, 1/2, 1, 1/2, 0, ... ; every value is exact in binary
+    sched = CyclicSchedule(1.0, 17.0, step_size_up=2, mode="exp_range", gamma=0.5)
+    expected = [1, 5, 5, 2, 1, 1.25, 1.25, 1.0625, 1]
+    assert [sched(i) for i in range(9)] == expected
+    assert sched(np.arange(9)).tolist() == expected
+
+
+def test_momentum_gives_the_values_worked_out_by_hand():
+    # opposite to the LR: max_momentum at the bounds, base_momentum at the peak
+    sched = CyclicSchedule(1.0, 5.0, step_size_up=2)
+    assert [sched.momentum(i, 0.5, 1.0) for i in range(5)] == [1.0, 0.75, 0.5, 0.75, 1.0]
+
+
+def test_one_cycle_gives_the_lrs_worked_out_by_hand():
+    # max_lr=1, div_factor=2, final_div_factor=4: from 1/2 up to 1 at step 1 (pct_start * 10 - 1),
+    # then linearly down to 1/8 at step 9, by 7/64 a step
+    sched = OneCycleSchedule(1.0, 10, pct_start=0.2, anneal_strategy="linear", div_factor=2.0, final_div_factor=4.0)
+    expected = [0.5, 1.0, 0.890625, 0.78125, 0.671875, 0.5625, 0.453125, 0.34375, 0.234375, 0.125]
+    assert [sched(i) for i in range(10)] == expected
+    assert sched(np.arange(10)).tolist() == expected
+
+
+def test_scale_at_reads_what_scale_mode_names():
+    assert CyclicSchedule(1.0, 5.0, mode="triangular2").scale_at(3) == 0.25
+    assert CyclicSchedule(1.0, 5.0, mode="exp_range", gamma=0.5).scale_at(3) == 0.125
+    by_cycle = CyclicSchedule(1.0, 5.0, scale_fn=half)
+    assert by_cycle.scale_at(2) == 0.5
+    with pytest.warns(DeprecationWarning, match=r"scale_at\(cycle, iteration\) is deprecated"):
+        assert CyclicSchedule(1.0, 5.0, mode="exp_range", gamma=0.5).scale_at(1, 3) == 0.125
+    with pytest.warns(DeprecationWarning):
+        assert by_cycle.scale_at(2, 99) == 0.5
+
+
 step_sizes = st.integers(1, 500)
 modes = st.sampled_from(["triangular", "triangular2", "exp_range"])
 shapes = st.sampled_from(["triangular", "welch", "hann"])
@@ -51,7 +109,8 @@ def test_bounds_period_and_ends(lr_bounds, up, down, mode, shape):
     assert sched(0) == base
     for k in range(4):  # every cycle end is back at base_lr
         assert sched(k * (up + down)) == pytest.approx(base, abs=1e-12)
-    assert sched(up) == pytest.approx(base + (high - base) * sched.scale_at(1, up), rel=1e-9, abs=1e-15)
+    first_peak_scale = sched.scale_at(1 if sched.scale_mode == "cycle" else up)
+    assert sched(up) == pytest.approx(base + (high - base) * first_peak_scale, rel=1e-9, abs=1e-15)
     if mode == "triangular":  # periodic
         assert np.allclose(sched(its[: up + down]), sched(its[: up + down] + up + down), rtol=1e-9, atol=1e-15)
 

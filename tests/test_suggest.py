@@ -7,7 +7,6 @@ import tracemalloc
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,7 +23,6 @@ from cyclr.suggest import (
     valley,
 )
 from cyclr.suggest import _local_slopes
-from cyclr.torch import CyclicLR
 
 # --- metric curves (the paper's reading) --------------------------------------------
 
@@ -306,19 +304,6 @@ def test_bounds_build_a_schedule() -> None:
     assert b.schedule(50, epochs_per_step=2, mode="triangular2").step_size_up == 100
 
 
-def test_bounds_give_cyclic_lr_kwargs_per_group() -> None:
-    model = torch.nn.Linear(2, 2)
-    opt = torch.optim.SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.001}], lr=0.01, momentum=0.9)
-    b = Bounds(0.01, 0.04, "valley", group_ratios=(1.0, 0.1))
-    kwargs = b.cyclic_lr_kwargs(iterations_per_epoch=10, epochs_per_step=2)
-    assert kwargs["base_lr"] == [0.01, 0.001] and kwargs["max_lr"] == pytest.approx([0.04, 0.004])
-    sched = CyclicLR(opt, **kwargs)
-    assert sched.get_last_lr() == [0.01, 0.001]
-    single = Bounds(0.01, 0.04, "valley").cyclic_lr_kwargs(10, cycle_momentum=False)
-    assert single == {"base_lr": 0.01, "max_lr": 0.04, "step_size_up": 40, "mode": "triangular",
-                      "cycle_momentum": False}
-
-
 @pytest.mark.parametrize(
     ("args", "match"),
     [
@@ -341,17 +326,6 @@ def test_bounds_name_the_bad_group_ratio() -> None:
 def test_bounds_str_mentions_warnings() -> None:
     text = str(Bounds(0.01, 0.04, "valley", "why", warnings=("check me",)))
     assert "base_lr=0.01" in text and "check me" in text
-
-
-def test_cyclic_lr_kwargs_fit_every_cyclic_schedule() -> None:
-    keras = pytest.importorskip("keras")
-    from cyclr.keras import CyclicLR as KerasCyclicLR
-
-    kwargs = Bounds(0.01, 0.04, "valley").cyclic_lr_kwargs(iterations_per_epoch=10)
-    core = CyclicSchedule(**kwargs)
-    keras_schedule = KerasCyclicLR(**kwargs)
-    for step in (0, 13, 40, 77):
-        assert float(keras.ops.convert_to_numpy(keras_schedule(step))) == pytest.approx(float(core(step)))
 
 
 def test_policy_default_metric_and_loss_like_names() -> None:

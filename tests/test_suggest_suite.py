@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-pytest.importorskip("sklearn")
-pytest.importorskip("torch_lr_finder")
-pytest.importorskip("matplotlib")
+import sklearn  # noqa: F401  (the extra this test needs)
+import torch_lr_finder  # noqa: F401  (the extra this test needs)
+import matplotlib  # noqa: F401  (the extra this test needs)
 
 PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "suggest_suite.py"
 

@@ -116,7 +116,6 @@ def test_partial_result_is_kept_on_the_exception() -> None:
 
 
 def test_progress_bar_is_tqdm_when_enabled() -> None:
-    pytest.importorskip("tqdm")
     bar = progress_bar(True, 10, "coarse")
     try:
         assert bar.desc == "range test (coarse, exp)"  # type: ignore[attr-defined]
@@ -228,8 +227,8 @@ def common(plan: SweepPlan) -> dict[str, Any]:
 def test_the_torch_and_keras_finders_plan_the_same_sweep(
     monkeypatch: pytest.MonkeyPatch, options: dict[str, Any]
 ) -> None:
-    torch = pytest.importorskip("torch")
-    keras = pytest.importorskip("keras")
+    import keras
+    import torch
     from cyclr.keras import LRFinder as KerasFinder
     from cyclr.torch import LRFinder as TorchFinder
 

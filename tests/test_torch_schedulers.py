@@ -15,6 +15,7 @@ from torch.optim import lr_scheduler as torch_sched
 
 import cyclr
 import cyclr.torch as ct
+from cyclr.suggest import Bounds
 
 
 def make_optimizer(kind: str = "sgd", groups: int = 1, lr: float = 0.1) -> torch.optim.Optimizer:
@@ -327,3 +328,19 @@ def test_get_lr_outside_step_warns_like_torch():
         warnings.simplefilter("always")
         sched.get_lr()
     assert any("get_last_lr" in str(w.message) for w in caught)
+
+
+# --- the range test's suggestion, as a scheduler -------------------------------------
+
+
+def test_bounds_give_cyclic_lr_kwargs_per_group() -> None:
+    model = torch.nn.Linear(2, 2)
+    opt = torch.optim.SGD([{"params": [model.weight]}, {"params": [model.bias], "lr": 0.001}], lr=0.01, momentum=0.9)
+    b = Bounds(0.01, 0.04, "valley", group_ratios=(1.0, 0.1))
+    kwargs = b.cyclic_lr_kwargs(iterations_per_epoch=10, epochs_per_step=2)
+    assert kwargs["base_lr"] == [0.01, 0.001] and kwargs["max_lr"] == pytest.approx([0.04, 0.004])
+    sched = ct.CyclicLR(opt, **kwargs)
+    assert sched.get_last_lr() == [0.01, 0.001]
+    single = Bounds(0.01, 0.04, "valley").cyclic_lr_kwargs(10, cycle_momentum=False)
+    assert single == {"base_lr": 0.01, "max_lr": 0.04, "step_size_up": 40, "mode": "triangular",
+                      "cycle_momentum": False}

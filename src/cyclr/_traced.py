@@ -1,11 +1,15 @@
-"""The core schedules' formulas over an array namespace, for traced and jitted code.
+"""The core schedules for traced and jitted code, in float32.
 
-``ops`` is ``keras.ops`` or ``jax.numpy``: anything with ``floor``, ``mod``,
-``where``, ``cos``, ``sin``, ``exp``, ``power`` and ``clip``. The parameters come from a core
-schedule object, already validated when it was built, so adapters stay thin.
-The results equal :mod:`cyclr.schedules` to the precision of the step's dtype
-(float32 by default); there is no Python control flow on the step, so every
-function here is safe under ``jax.jit``, ``jax.vmap`` and Keras' compiled steps.
+``ops`` is ``keras.ops`` or ``jax.numpy``: anything with ``maximum``, ``floor``,
+``mod``, ``where``, ``cos``, ``sin``, ``exp`` and ``clip``. The parameters come
+from a core schedule object, already validated when it was built, so adapters
+stay thin. The formulas are the core's (:mod:`cyclr._formulas`); what is here is
+only what float32 needs: the cycle and position taken from an exact remainder,
+``gamma ** step`` through a float64 logarithm, 1cycle's phases written without
+cancellation, and holding the value after 1cycle's last step. The results equal
+:mod:`cyclr.schedules` to the precision of the step's dtype (float32 by
+default); there is no Python control flow on the step, so every function here
+is safe under ``jax.jit``, ``jax.vmap`` and Keras' compiled steps.
 """
 
 from __future__ import annotations
@@ -13,7 +17,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .schedules import CyclicSchedule, OneCycleSchedule, _array_iteration, _scalar_iteration, check_momentum_bounds
+from . import _formulas
+from .schedules import (
+    CoreSchedule,
+    CyclicSchedule,
+    OneCycleSchedule,
+    _array_iteration,
+    _scalar_iteration,
+    check_momentum_bounds,
+)
 
 FLOAT32_MAX = 3.4028234663852886e38
 FLOAT32_TINY = 1.1754943508222875e-38  # the smallest normal float32
@@ -26,7 +38,24 @@ def _within_float32(pairs: list[tuple[str, float, float]]) -> None:
             raise ValueError(f"{what} must stay within float32's range (3.4e38), got {low!r} and {high!r}")
 
 
-def check_traceable(schedule: CyclicSchedule | OneCycleSchedule) -> None:
+class Float32Ops:
+    """``keras.ops`` or ``jax.numpy`` as the core formulas' namespace (:class:`cyclr._formulas.ArrayOps`)."""
+
+    def __init__(self, ops: Any) -> None:
+        self.cos = ops.cos
+        self._exp = ops.exp
+
+    def power(self, base: float, exponent: Any) -> Any:
+        """``base ** exponent`` for a float32 ``exponent``.
+
+        ``base`` rounded to float32 and raised to a large step drifts
+        (gamma=0.99999, step=2e5: 0.5% off); the exp of a log taken in float64
+        stays within float32.
+        """
+        return self._exp(exponent * math.log(base))
+
+
+def check_traceable(schedule: CoreSchedule) -> None:
     """Reject what a traced schedule cannot compute: it has no Python error at the step that overflows.
 
     A cycle of negative length, or ``exp_range`` with ``gamma`` outside (0, 1],
@@ -69,12 +98,12 @@ def concrete_step(step: Any) -> Any:
 
 
 def momentum_bounds(
-    schedule: CyclicSchedule | OneCycleSchedule, base_momentum: float | None, max_momentum: float | None
+    schedule: CoreSchedule, base_momentum: float | None, max_momentum: float | None
 ) -> tuple[float, float]:
     """Checked ``(base_momentum, max_momentum)``; None takes PyTorch's default for the schedule's kind."""
-    cyclic = isinstance(schedule, CyclicSchedule)
-    low = (0.8 if cyclic else 0.85) if base_momentum is None else base_momentum
-    high = (0.9 if cyclic else 0.95) if max_momentum is None else max_momentum
+    default_low, default_high = schedule.default_momentum
+    low = default_low if base_momentum is None else base_momentum
+    high = default_high if max_momentum is None else max_momentum
     check_momentum_bounds(low, high)
     _within_float32([("base_momentum and max_momentum", low, high)])
     return float(low), float(high)
@@ -93,35 +122,18 @@ def cyclic_wave(schedule: CyclicSchedule, step: Any, ops: Any) -> tuple[Any, Any
     # exact for whole step sizes; the rounding absorbs float error for fractional ones
     cycle = ops.floor((step - into_cycle) / total + 0.5) + 1.0
     position = ops.where(into_cycle <= up, into_cycle / up, (total - into_cycle) / (total - up))
-    if schedule.shape == "welch":
-        position = position * (2.0 - position)
-    elif schedule.shape == "hann":
-        position = 0.5 - 0.5 * ops.cos(math.pi * position)
-    return position, _cyclic_scale(schedule, cycle, step, ops)
-
-
-def _cyclic_scale(schedule: CyclicSchedule, cycle: Any, step: Any, ops: Any) -> Any:
-    if schedule.scale_fn is not None:
-        return schedule.scale_fn(cycle if schedule.scale_mode == "cycle" else step)
-    if schedule.mode == "triangular":
-        return 1.0
-    if schedule.mode == "triangular2":
-        return 1.0 / ops.power(2.0, cycle - 1.0)
-    # gamma rounded to float32 and raised to a large step drifts (gamma=0.99999,
-    # step=2e5: 0.5% off); exp of a log taken in float64 stays within float32.
-    return ops.exp(step * math.log(schedule.gamma))
+    float32 = Float32Ops(ops)
+    return _formulas.shaped(position, schedule.shape, float32), schedule._scale(cycle, step, float32)
 
 
 def cyclic_lr(schedule: CyclicSchedule, step: Any, ops: Any) -> Any:
     """The learning rate of ``schedule`` at ``step``."""
-    position, scale = cyclic_wave(schedule, step, ops)
-    return schedule.base_lr + (schedule.max_lr - schedule.base_lr) * position * scale
+    return schedule.lr_from_wave(*cyclic_wave(schedule, step, ops))
 
 
 def cyclic_momentum(schedule: CyclicSchedule, step: Any, ops: Any, base_momentum: float, max_momentum: float) -> Any:
     """Momentum cycled opposite to the LR, as :meth:`CyclicSchedule.momentum`."""
-    position, scale = cyclic_wave(schedule, step, ops)
-    return max_momentum - (max_momentum - base_momentum) * position * scale
+    return schedule.momentum_from_wave(*cyclic_wave(schedule, step, ops), base_momentum, max_momentum)
 
 
 def one_cycle(schedule: OneCycleSchedule, step: Any, ops: Any, ends: list[tuple[float, float]]) -> Any:
@@ -160,3 +172,17 @@ def one_cycle_momentum(
 ) -> Any:
     """Momentum cycled opposite to the LR, as :meth:`OneCycleSchedule.momentum`."""
     return one_cycle(schedule, step, ops, schedule.phase_values((base_momentum, max_momentum)))
+
+
+def lr(schedule: CoreSchedule, step: Any, ops: Any) -> Any:
+    """The learning rate of either core schedule at a floating-point ``step``."""
+    if isinstance(schedule, CyclicSchedule):
+        return cyclic_lr(schedule, step, ops)
+    return one_cycle_lr(schedule, step, ops)
+
+
+def momentum(schedule: CoreSchedule, step: Any, ops: Any, base_momentum: float, max_momentum: float) -> Any:
+    """The momentum of either core schedule at a floating-point ``step``, opposite to its LR."""
+    if isinstance(schedule, CyclicSchedule):
+        return cyclic_momentum(schedule, step, ops, base_momentum, max_momentum)
+    return one_cycle_momentum(schedule, step, ops, base_momentum, max_momentum)

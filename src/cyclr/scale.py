@@ -78,16 +78,48 @@ def register_scale_fn(name: str) -> Callable[[Any], Any]:
 
 
 def registered_scale_fns() -> dict[str, Any]:
-    """A copy of the registry: name -> registered function or class."""
+    """A copy of the registry.
+
+    Returns:
+        Each registered name, mapped to its function or class.
+
+    Example:
+        >>> import cyclr
+        >>> from cyclr.scale import registered_scale_fns
+        >>> @cyclr.register_scale_fn("example.third")
+        ... def third(cycle):
+        ...     return 1 / 3
+        >>> registered_scale_fns()["example.third"] is third
+        True
+    """
     return dict(_REGISTRY)
 
 
 def scale_fn_to_ref(fn: ScaleFn) -> str | dict[str, Any]:
     """Return a JSON-able reference to ``fn``: its registered name, or its registered class and fields.
 
+    Args:
+        fn: a registered function, or an instance of a registered dataclass.
+
+    Returns:
+        The name, or ``{"class": name, "fields": {...}}`` for a dataclass instance.
+
     Raises:
         TypeError: ``fn`` is not registered (nor an instance of a registered
             dataclass), or that instance's fields are not plain JSON data.
+
+    Example:
+        >>> import dataclasses
+        >>> import cyclr
+        >>> from cyclr.scale import scale_fn_to_ref
+        >>> @cyclr.register_scale_fn("example.power")
+        ... @dataclasses.dataclass(frozen=True)
+        ... class Power:
+        ...     exponent: float
+        ...     def __call__(self, cycle):
+        ...         return cycle ** -self.exponent
+        >>> scale_fn_to_ref(Power(0.5))
+        {'class': 'example.power', 'fields': {'exponent': 0.5}}
     """
     for name, registered in _REGISTRY.items():
         if registered is fn:
@@ -113,9 +145,24 @@ def scale_fn_from_ref(ref: Any) -> ScaleFn:
 
     Nothing is imported and nothing unregistered is called.
 
+    Args:
+        ref: a registered name, or ``{"class": name, "fields": {...}}``.
+
+    Returns:
+        The registered function, or an instance of the registered class built from the fields.
+
     Raises:
         ValueError: the name is not registered, or the fields do not fit the registered class.
         TypeError: ``ref`` is neither a name nor a ``{"class", "fields"}`` dict.
+
+    Example:
+        >>> import cyclr
+        >>> from cyclr.scale import scale_fn_from_ref
+        >>> @cyclr.register_scale_fn("example.quarter")
+        ... def quarter(cycle):
+        ...     return 0.25
+        >>> scale_fn_from_ref("example.quarter") is quarter
+        True
     """
     if isinstance(ref, str):
         return _lookup("scale_fn", ref)  # type: ignore[no-any-return]
@@ -162,6 +209,22 @@ def check_plain_data(name: str, value: Any) -> None:
 
     Plain data: None, bool, int, float, str, and lists and str-keyed dicts of them.
     Checked with an explicit stack, so deep nesting is refused, never a RecursionError.
+
+    Args:
+        name: what to call ``value`` in error messages.
+        value: the data to check.
+
+    Raises:
+        TypeError: a value that is not plain data, or a dict key that is not a string.
+        ValueError: more than ``MAX_ITEMS`` values, or nesting deeper than ``MAX_DEPTH``.
+
+    Example:
+        >>> from cyclr.scale import check_plain_data
+        >>> check_plain_data("fields", {"rate": 0.5, "steps": [1, 2]})
+        >>> check_plain_data("fields", {"fn": print})
+        Traceback (most recent call last):
+        ...
+        TypeError: fields must be plain JSON data, got builtin_function_or_method <built-in function print>
     """
     stack: list[tuple[Any, int]] = [(value, 0)]
     seen = 0

@@ -13,7 +13,7 @@ import math
 import types
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 from torch import Tensor
 from torch.optim import Optimizer
@@ -21,7 +21,19 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from .. import _validate as check
 from ..scale import ScaleFn, _short, scale_fn_from_ref, scale_fn_to_ref
-from ..schedules import CyclicSchedule, OneCycleSchedule, check_momentum_bounds
+from ..schedules import (
+    CYCLIC_BASE_MOMENTUM,
+    CYCLIC_MAX_MOMENTUM,
+    ONE_CYCLE_BASE_MOMENTUM,
+    ONE_CYCLE_MAX_MOMENTUM,
+    AnnealStrategy,
+    CyclicMode,
+    CyclicSchedule,
+    OneCycleSchedule,
+    ScaleMode,
+    WaveShape,
+    check_momentum_bounds,
+)
 
 __all__ = ["CyclicLR", "OneCycleLR"]
 
@@ -65,6 +77,44 @@ def _init_momentum(
         _set_momentum(group, use_beta1, high)
         group["max_momentum"] = high
         group["base_momentum"] = base
+
+
+def _setup_momentum(
+    scheduler: LRScheduler, cycle_momentum: bool, base_momentum: Any, max_momentum: Any, fresh: bool
+) -> None:
+    """Set the scheduler's momentum attributes, PyTorch's, and on a fresh start the optimizer's momentum."""
+    scheduler.cycle_momentum = cycle_momentum  # type: ignore[attr-defined]
+    if not cycle_momentum:
+        return
+    optimizer = scheduler.optimizer
+    use_beta1 = _momentum_key(optimizer, type(scheduler).__name__)
+    base_momentums = _per_group("base_momentum", optimizer, base_momentum)
+    max_momentums = _per_group("max_momentum", optimizer, max_momentum)
+    scheduler.use_beta1 = use_beta1  # type: ignore[attr-defined]
+    scheduler.base_momentums = base_momentums  # type: ignore[attr-defined]
+    scheduler.max_momentums = max_momentums  # type: ignore[attr-defined]
+    _init_momentum(optimizer, use_beta1, base_momentums, max_momentums, fresh)
+
+
+def _set_lrs(optimizer: Optimizer, lrs: list[Any]) -> None:
+    """Each param group's LR, in place for a tensor LR."""
+    for lr, group in zip(lrs, optimizer.param_groups):
+        if isinstance(group["lr"], Tensor):
+            group["lr"].fill_(float(lr))
+        else:
+            group["lr"] = lr
+
+
+def _total_steps(total_steps: int | None, epochs: int | None, steps_per_epoch: int | None) -> int:
+    """``total_steps``, or ``epochs * steps_per_epoch`` as PyTorch's OneCycleLR takes them."""
+    if total_steps is not None:
+        return total_steps
+    if epochs is None or steps_per_epoch is None:
+        raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+    for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
+    return epochs * steps_per_epoch
 
 
 def _set_momentum(group: dict[str, Any], use_beta1: bool, value: float) -> None:
@@ -180,14 +230,47 @@ class CyclicLR(LRScheduler):
     Call :meth:`step` after every batch. Arguments and defaults are PyTorch's;
     see :class:`cyclr.CyclicSchedule` for their meaning.
 
-    Extras (keyword-only):
-        shape: ``"triangular"`` (default), ``"welch"`` or ``"hann"`` wave.
-
     Unlike PyTorch, a scale function registered with :func:`cyclr.register_scale_fn`
     (a function, or an instance of a registered dataclass) is saved in
     :meth:`state_dict` by name and restored by :meth:`load_state_dict`, which
     resolves names in the registry and imports nothing. An unregistered function
     is not saved, and saving warns.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        base_lr: lower bound, one for all param groups or a list with one per group.
+        max_lr: upper bound, one for all param groups or a list with one per group.
+        step_size_up: iterations of the rising half of a cycle.
+        step_size_down: iterations of the falling half; None means ``step_size_up``.
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+        gamma: decay of ``exp_range``.
+        scale_fn: custom amplitude scale; overrides ``mode``.
+        scale_mode: ``scale_fn`` reads the cycle number (``"cycle"``) or the iteration (``"iterations"``).
+        cycle_momentum: cycle the momentum (or Adam's ``betas[0]``) opposite to the LR.
+        base_momentum: the momentum at the LR's peak, one or one per group.
+        max_momentum: the momentum at the LR's minimum, one or one per group.
+        last_epoch: the index of the last batch when resuming; -1 to start.
+        shape: keyword-only extra: ``"triangular"`` (PyTorch's), ``"welch"`` or ``"hann"`` wave.
+
+    Raises:
+        TypeError: ``optimizer`` is not a torch optimizer, or an argument has the wrong type.
+        ValueError: an argument is out of range, a list does not have one value per
+            param group, or ``cycle_momentum`` is set for an optimizer without momentum.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.torch import CyclicLR
+        >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        >>> scheduler = CyclicLR(optimizer, base_lr=0.001, max_lr=0.006, step_size_up=4)
+        >>> for _ in range(4):
+        ...     optimizer.step()
+        ...     scheduler.step()
+        >>> scheduler.get_last_lr()[0]
+        0.006
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -197,16 +280,16 @@ class CyclicLR(LRScheduler):
         max_lr: float | list[float],
         step_size_up: int = 2000,
         step_size_down: int | None = None,
-        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        mode: CyclicMode = "triangular",
         gamma: float = 1.0,
         scale_fn: ScaleFn | None = None,
-        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        scale_mode: ScaleMode = "cycle",
         cycle_momentum: bool = True,
-        base_momentum: float | list[float] = 0.8,
-        max_momentum: float | list[float] = 0.9,
+        base_momentum: float | list[float] = CYCLIC_BASE_MOMENTUM,
+        max_momentum: float | list[float] = CYCLIC_MAX_MOMENTUM,
         last_epoch: int = -1,
         *,
-        shape: Literal["triangular", "welch", "hann"] = "triangular",
+        shape: WaveShape = "triangular",
     ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
@@ -223,18 +306,9 @@ class CyclicLR(LRScheduler):
         self.scale_mode = self._schedules[0].scale_mode
         self.total_size = self._schedules[0].total_size
         self.step_ratio = self._schedules[0].step_ratio
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            self.use_beta1 = _momentum_key(optimizer, "CyclicLR")
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            _init_momentum(optimizer, self.use_beta1, self.base_momentums, self.max_momentums, last_epoch == -1)
+        _setup_momentum(self, cycle_momentum, base_momentum, max_momentum, fresh=last_epoch == -1)
         if last_epoch == -1:
-            for lr, group in zip(base_lrs, optimizer.param_groups):
-                if isinstance(group["lr"], Tensor):
-                    group["lr"].fill_(float(lr))
-                else:
-                    group["lr"] = lr
+            _set_lrs(optimizer, base_lrs)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -260,11 +334,25 @@ class CyclicLR(LRScheduler):
         return list(self._schedules)
 
     def scale_fn(self, x: float) -> float:
-        """The amplitude scale at cycle/iteration ``x`` (PyTorch's ``scale_fn``)."""
-        return self._schedules[0].scale_at(x, x)
+        """The amplitude scale at ``x`` (PyTorch's ``scale_fn``).
+
+        Args:
+            x: the cycle number, or the iteration when ``scale_mode`` is ``"iterations"``.
+
+        Returns:
+            The factor that multiplies the amplitude ``max_lr - base_lr``.
+        """
+        return self._schedules[0].scale_at(x)
 
     def get_lr(self) -> list[float | Tensor]:
-        """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
+        """LRs for the current step; also sets the cycled momentum, as PyTorch does.
+
+        Returns:
+            One LR per param group.
+
+        Raises:
+            ValueError: the LR overflows to a non-finite value.
+        """
         if not self._get_lr_called_within_step:
             _warn_called_directly()
         position, scale = self._schedules[0].wave(self.last_epoch)
@@ -278,7 +366,11 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
-        """PyTorch's state_dict keys, plus ``scale_fn_ref`` naming a custom scale function."""
+        """PyTorch's state_dict keys, plus ``scale_fn_ref`` naming a custom scale function.
+
+        Returns:
+            The scheduler's state, without the optimizer.
+        """
         state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
         fn = state.pop("_scale_fn_custom")
         state["_scale_fn_custom"] = None
@@ -300,6 +392,9 @@ class CyclicLR(LRScheduler):
         A ``scale_fn_ref`` is resolved by registered name only: nothing is
         imported, so a checkpoint cannot run code. The state is checked as a
         whole and the scheduler is left unchanged when it is rejected.
+
+        Args:
+            state_dict: the output of :meth:`state_dict`.
 
         Raises:
             TypeError: ``state_dict`` is not a dict, or an entry has the wrong type.
@@ -331,6 +426,42 @@ class OneCycleLR(LRScheduler):
 
     Arguments and defaults are PyTorch's; see :class:`cyclr.OneCycleSchedule`.
     Call :meth:`step` after every batch, ``total_steps`` times at most.
+
+    Args:
+        optimizer: the wrapped optimizer.
+        max_lr: the peak LR, one for all param groups or a list with one per group.
+        total_steps: optimizer updates in the whole run; or give ``epochs`` and ``steps_per_epoch``.
+        epochs: epochs in the run, with ``steps_per_epoch``.
+        steps_per_epoch: updates per epoch, with ``epochs``.
+        pct_start: fraction of the run spent warming up.
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        cycle_momentum: cycle the momentum (or Adam's ``betas[0]``) opposite to the LR.
+        base_momentum: the momentum at the LR's peak, one or one per group.
+        max_momentum: the momentum at the LR's minimum, one or one per group.
+        div_factor: the initial LR is ``max_lr / div_factor``.
+        final_div_factor: the last LR is ``initial_lr / final_div_factor``.
+        three_phase: come back down to the initial LR before the final anneal.
+        last_epoch: the index of the last batch when resuming; -1 to start.
+
+    Raises:
+        TypeError: ``optimizer`` is not a torch optimizer, or an argument has the wrong type.
+        ValueError: an argument is out of range, neither ``total_steps`` nor
+            ``epochs`` and ``steps_per_epoch`` is given, or ``cycle_momentum`` is
+            set for an optimizer without momentum.
+
+    Example:
+        >>> import torch
+        >>> from cyclr.torch import OneCycleLR
+        >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        >>> scheduler = OneCycleLR(optimizer, max_lr=0.1, total_steps=10)
+        >>> round(scheduler.get_last_lr()[0], 6)
+        0.004
+
+    References:
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        https://arxiv.org/abs/1803.09820
+
+        Smith & Topin, "Super-Convergence", https://arxiv.org/abs/1708.07120
     """
 
     def __init__(
@@ -341,10 +472,10 @@ class OneCycleLR(LRScheduler):
         epochs: int | None = None,
         steps_per_epoch: int | None = None,
         pct_start: float = 0.3,
-        anneal_strategy: Literal["cos", "linear"] = "cos",
+        anneal_strategy: AnnealStrategy = "cos",
         cycle_momentum: bool = True,
-        base_momentum: float | list[float] = 0.85,
-        max_momentum: float | list[float] = 0.95,
+        base_momentum: float | list[float] = ONE_CYCLE_BASE_MOMENTUM,
+        max_momentum: float | list[float] = ONE_CYCLE_MAX_MOMENTUM,
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
@@ -352,14 +483,7 @@ class OneCycleLR(LRScheduler):
     ) -> None:
         _check_optimizer(optimizer)
         self.optimizer = optimizer
-        if total_steps is None:
-            if epochs is None or steps_per_epoch is None:
-                raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-            for name, value in (("epochs", epochs), ("steps_per_epoch", steps_per_epoch)):
-                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                    raise ValueError(f"{name} must be a positive integer, got {name}={value!r}")
-            total_steps = epochs * steps_per_epoch
-        self.total_steps = total_steps
+        self.total_steps = _total_steps(total_steps, epochs, steps_per_epoch)
         self.max_lrs = _per_group("max_lr", optimizer, max_lr)
         self.pct_start = pct_start
         self.anneal_strategy = anneal_strategy
@@ -367,12 +491,7 @@ class OneCycleLR(LRScheduler):
         self.final_div_factor = final_div_factor
         self.three_phase = three_phase
         self._build_schedules()  # validates every argument above
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            self.use_beta1 = _momentum_key(optimizer, "OneCycleLR")
-            self.base_momentums = _per_group("base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-            _init_momentum(optimizer, self.use_beta1, self.base_momentums, self.max_momentums, last_epoch == -1)
+        _setup_momentum(self, cycle_momentum, base_momentum, max_momentum, fresh=last_epoch == -1)
         if last_epoch == -1:
             for schedule, group in zip(self._schedules, optimizer.param_groups):
                 group["initial_lr"] = schedule.initial_lr
@@ -400,7 +519,14 @@ class OneCycleLR(LRScheduler):
         return list(self._schedules)
 
     def get_lr(self) -> list[float | Tensor]:
-        """LRs for the current step; also sets the cycled momentum, as PyTorch does."""
+        """LRs for the current step; also sets the cycled momentum, as PyTorch does.
+
+        Returns:
+            One LR per param group.
+
+        Raises:
+            ValueError: stepped more than ``total_steps`` times.
+        """
         if not self._get_lr_called_within_step:
             _warn_called_directly()
         step = self.last_epoch
@@ -417,12 +543,20 @@ class OneCycleLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
+        """PyTorch's state_dict keys.
+
+        Returns:
+            The scheduler's state, without the optimizer.
+        """
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedules")}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state from :meth:`state_dict`, or from PyTorch's own OneCycleLR.
 
         The state is checked as a whole and the scheduler is left unchanged when it is rejected.
+
+        Args:
+            state_dict: the output of :meth:`state_dict`.
 
         Raises:
             TypeError: ``state_dict`` is not a dict, or an entry has the wrong type.

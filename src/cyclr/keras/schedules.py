@@ -1,18 +1,9 @@
-"""Keras 3 adapter (any backend): cyclical LR schedules, momentum cycling and the LR range test (:class:`LRFinder`).
+"""Keras 3 learning-rate schedules computing the core schedules with ``keras.ops``.
 
-Schedules are ``keras.optimizers.schedules.LearningRateSchedule`` subclasses
-registered under the package ``"cyclr"``, so a model compiled with one saves to
-``.keras`` and loads with ``keras.models.load_model`` (no ``custom_objects``)
-once ``cyclr.keras`` is imported.
-
-- :class:`CyclicLR` and :class:`OneCycleLR` take the options of the core
-  :class:`~cyclr.CyclicSchedule` / :class:`~cyclr.OneCycleSchedule`.
-- :class:`CyclicalLearningRate`, :class:`TriangularCyclicalLearningRate`,
-  :class:`Triangular2CyclicalLearningRate` and
-  :class:`ExponentialCyclicalLearningRate` take TensorFlow Addons' arguments:
-  switch by changing the import. TF Addons computes the LR at the optimizer's
-  ``iterations`` (0 for the first update) with the paper's formula, as the core
-  does, so the values are the same.
+Every class is a ``keras.optimizers.schedules.LearningRateSchedule`` registered
+under the package ``"cyclr"``, so a model compiled with one saves to ``.keras``
+and loads with ``keras.models.load_model`` (no ``custom_objects``) once
+``cyclr.keras`` is imported.
 
 A schedule receives the step as a backend tensor, so a custom ``scale_fn``
 must use operators or ``keras.ops`` (as with TF Addons), and must be registered
@@ -21,36 +12,47 @@ function trains fine, but saving raises a ``TypeError`` that says how to registe
 it (Keras has already opened the target file by then and leaves it empty).
 Loading resolves the name in the registry and imports nothing, also under
 ``safe_mode``.
+
+References:
+    Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+    https://arxiv.org/abs/1506.01186
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
-from typing import Any, Literal, Union
+from typing import Any
 
 import keras
 from keras import ops
 
-from . import _traced
-from . import _validate as check
-from ._keras_finder import LRFinder
-from ._keras_optimizer import inner_optimizer
-from .scale import ScaleFn, register_scale_fn, scale_fn_from_ref, scale_fn_to_ref
-from .schedules import SCALE_MODES, CyclicSchedule, OneCycleSchedule
+from .. import _formulas, _traced
+from .. import _validate as check
+from ..scale import ScaleFn, register_scale_fn, scale_fn_from_ref, scale_fn_to_ref
+from ..schedules import (
+    _LEGACY_KIND_KEY,
+    KIND_KEY,
+    SCALE_MODES,
+    AnnealStrategy,
+    CoreSchedule,
+    CyclicMode,
+    CyclicSchedule,
+    OneCycleSchedule,
+    ScaleMode,
+    WaveShape,
+)
 
 __all__ = [
     "CyclicLR",
-    "CyclicMomentum",
     "CyclicalLearningRate",
     "ExponentialCyclicalLearningRate",
-    "LRFinder",
     "OneCycleLR",
     "Triangular2CyclicalLearningRate",
     "TriangularCyclicalLearningRate",
 ]
 
-CoreSchedule = Union[CyclicSchedule, OneCycleSchedule]
+# The registered names ("cyclr>CyclicLR", ...) are what saved .keras files refer to: keep them.
 _register = keras.saving.register_keras_serializable(package="cyclr")
 
 
@@ -73,14 +75,13 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
         self.name = name
 
     def __call__(self, step: Any) -> Any:
-        step = ops.cast(_traced.concrete_step(step), "float32")
-        if isinstance(self.schedule, CyclicSchedule):
-            return _traced.cyclic_lr(self.schedule, step, ops)
-        return _traced.one_cycle_lr(self.schedule, step, ops)
+        """The learning rate at ``step`` (the optimizer's ``iterations``), a float32 tensor."""
+        return _traced.lr(self.schedule, ops.cast(_traced.concrete_step(step), "float32"), ops)
 
     def get_config(self) -> dict[str, Any]:
         """The core schedule's fields (``scale_fn`` by reference) and the name."""
-        config = {k: _plain(v) for k, v in self.schedule.to_dict().items() if k != "type"}
+        fields = self.schedule.to_dict().items()
+        config = {k: _plain(v) for k, v in fields if k not in (KIND_KEY, _LEGACY_KIND_KEY)}
         return {**config, "name": self.name}
 
     @classmethod
@@ -88,6 +89,12 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
         """Rebuild from :meth:`get_config`; a ``scale_fn`` is resolved by registered name only.
 
         Nothing is imported, so this is safe under Keras' ``safe_mode``.
+
+        Args:
+            config: the output of :meth:`get_config`.
+
+        Returns:
+            An equal schedule.
 
         Raises:
             TypeError: ``config`` is not a dict, or a value has the wrong type.
@@ -112,8 +119,33 @@ class _CoreBacked(keras.optimizers.schedules.LearningRateSchedule):
 class CyclicLR(_CoreBacked):
     """The cyclical learning rate with every option of :class:`cyclr.CyclicSchedule`.
 
-    Asymmetric cycles (``step_size_down``), the three policies (``mode``), a
-    custom ``scale_fn`` and the wave ``shape``; see the core class for details.
+    Args:
+        base_lr: lower bound, the LR at step 0 and at every cycle end.
+        max_lr: upper bound, reached ``step_size_up`` steps into a cycle (times its scale).
+        step_size_up: steps of the rising half of a cycle.
+        step_size_down: steps of the falling half; None means ``step_size_up``.
+        mode: ``"triangular"``, ``"triangular2"`` or ``"exp_range"``.
+        gamma: decay of ``exp_range``, in (0, 1].
+        scale_fn: custom amplitude scale (operators or ``keras.ops`` only); overrides ``mode``.
+        scale_mode: ``scale_fn`` reads the cycle number (``"cycle"``) or the step (``"iterations"``).
+        shape: ``"triangular"``, ``"welch"`` or ``"hann"`` wave.
+        name: the schedule's name in the saved config.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: an argument is out of range, or beyond what float32 steps can compute.
+
+    Example:
+        >>> import keras
+        >>> from cyclr.keras import CyclicLR
+        >>> lr = CyclicLR(0.001, 0.006, step_size_up=4)
+        >>> round(float(lr(4)), 6)
+        0.006
+        >>> optimizer = keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -122,11 +154,11 @@ class CyclicLR(_CoreBacked):
         max_lr: float,
         step_size_up: float = 2000,
         step_size_down: float | None = None,
-        mode: Literal["triangular", "triangular2", "exp_range"] = "triangular",
+        mode: CyclicMode = "triangular",
         gamma: float = 1.0,
         scale_fn: ScaleFn | None = None,
-        scale_mode: Literal["cycle", "iterations"] = "cycle",
-        shape: Literal["triangular", "welch", "hann"] = "triangular",
+        scale_mode: ScaleMode = "cycle",
+        shape: WaveShape = "triangular",
         name: str = "CyclicLR",
     ) -> None:
         core = CyclicSchedule(base_lr, max_lr, step_size_up, step_size_down, mode, gamma, scale_fn, scale_mode, shape)
@@ -137,7 +169,33 @@ class CyclicLR(_CoreBacked):
 class OneCycleLR(_CoreBacked):
     """Smith's 1cycle policy with the options of :class:`cyclr.OneCycleSchedule`.
 
-    After ``total_steps`` the LR stays at its final value.
+    From its last step, ``total_steps - 1``, on the LR stays at its final value.
+
+    Args:
+        max_lr: the peak LR, reached at the end of the warm-up.
+        total_steps: optimizer updates in the whole run.
+        pct_start: fraction of ``total_steps`` spent warming up.
+        anneal_strategy: ``"cos"`` or ``"linear"``.
+        div_factor: the initial LR is ``max_lr / div_factor``.
+        final_div_factor: the last LR is ``initial_lr / final_div_factor``.
+        three_phase: come back down to the initial LR before the final anneal.
+        name: the schedule's name in the saved config.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: an argument is out of range, or beyond float32's range.
+
+    Example:
+        >>> from cyclr.keras import OneCycleLR
+        >>> lr = OneCycleLR(0.1, total_steps=10, pct_start=0.3)
+        >>> round(float(lr(2)), 6)
+        0.1
+
+    References:
+        Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+        https://arxiv.org/abs/1803.09820
+
+        Smith & Topin, "Super-Convergence", https://arxiv.org/abs/1708.07120
     """
 
     def __init__(
@@ -145,7 +203,7 @@ class OneCycleLR(_CoreBacked):
         max_lr: float,
         total_steps: int,
         pct_start: float = 0.3,
-        anneal_strategy: Literal["cos", "linear"] = "cos",
+        anneal_strategy: AnnealStrategy = "cos",
         div_factor: float = 25.0,
         final_div_factor: float = 1e4,
         three_phase: bool = False,
@@ -163,7 +221,7 @@ class OneCycleLR(_CoreBacked):
 @register_scale_fn("cyclr.keras.halving")
 def _halving(x: Any) -> Any:
     """triangular2's scale applied to whatever TF Addons passes (cycle or step)."""
-    return 1.0 / 2.0 ** (x - 1.0)
+    return _formulas.halving(x)
 
 
 @register_scale_fn("cyclr.keras.gamma_power")
@@ -181,9 +239,32 @@ class _GammaPower:
 class CyclicalLearningRate(_CoreBacked):
     """Drop-in for ``tfa.optimizers.CyclicalLearningRate``.
 
-    Unlike TF Addons, the bounds are checked (``maximal_learning_rate >=
-    initial_learning_rate >= 0``) and ``scale_fn`` is saved by reference, so the
-    model reloads.
+    TF Addons computes the LR at the optimizer's ``iterations`` (0 for the first
+    update) with the paper's formula, as the core does, so the values are the
+    same. Unlike TF Addons, the bounds are checked and ``scale_fn`` is saved by
+    reference, so the model reloads.
+
+    Args:
+        initial_learning_rate: the lower bound (TF Addons' name for ``base_lr``).
+        maximal_learning_rate: the upper bound (``max_lr``).
+        step_size: steps of each half cycle.
+        scale_fn: the amplitude scale, of the cycle number or the step (operators or ``keras.ops`` only).
+        scale_mode: ``scale_fn`` reads the cycle number (``"cycle"``) or the step (``"iterations"``).
+        name: the schedule's name in the saved config.
+
+    Raises:
+        TypeError: ``scale_fn`` is not callable, or an argument has the wrong type.
+        ValueError: an argument is out of range.
+
+    Example:
+        >>> from cyclr.keras import CyclicalLearningRate
+        >>> lr = CyclicalLearningRate(0.001, 0.006, step_size=4, scale_fn=lambda cycle: 1.0)
+        >>> round(float(lr(4)), 6)
+        0.006
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -192,7 +273,7 @@ class CyclicalLearningRate(_CoreBacked):
         maximal_learning_rate: float,
         step_size: float,
         scale_fn: ScaleFn,
-        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        scale_mode: ScaleMode = "cycle",
         name: str = "CyclicalLearningRate",
     ) -> None:
         if not callable(scale_fn):
@@ -205,18 +286,22 @@ class CyclicalLearningRate(_CoreBacked):
 
     @property
     def initial_learning_rate(self) -> float:
+        """The lower bound, the core schedule's ``base_lr``."""
         return self.schedule.base_lr  # type: ignore[union-attr]
 
     @property
     def maximal_learning_rate(self) -> float:
+        """The upper bound, the core schedule's ``max_lr``."""
         return self.schedule.max_lr
 
     @property
     def step_size(self) -> float:
+        """Steps of each half cycle."""
         return self.schedule.step_size_up  # type: ignore[union-attr]
 
     @property
     def scale_fn(self) -> ScaleFn | None:
+        """The amplitude scale."""
         return self.schedule.scale_fn  # type: ignore[union-attr]
 
     def _tfa_config(self) -> dict[str, Any]:
@@ -229,27 +314,50 @@ class CyclicalLearningRate(_CoreBacked):
         }
 
     def get_config(self) -> dict[str, Any]:
-        return {**self._tfa_config(), "scale_fn": scale_fn_to_ref(self.schedule.scale_fn)}  # type: ignore[union-attr,arg-type]
+        """TF Addons' config keys, with ``scale_fn`` by its registered name."""
+        scale_fn = self.schedule.scale_fn  # type: ignore[union-attr]
+        return {**self._tfa_config(), "scale_fn": scale_fn_to_ref(scale_fn)}  # type: ignore[arg-type]
 
 
 @_register
 class TriangularCyclicalLearningRate(CyclicalLearningRate):
-    """Drop-in for ``tfa.optimizers.TriangularCyclicalLearningRate``: constant amplitude."""
+    """Drop-in for ``tfa.optimizers.TriangularCyclicalLearningRate``: constant amplitude.
+
+    Args:
+        initial_learning_rate: the lower bound.
+        maximal_learning_rate: the upper bound.
+        step_size: steps of each half cycle.
+        scale_mode: accepted for TF Addons' API; the scale is 1 either way.
+        name: the schedule's name in the saved config.
+
+    Raises:
+        ValueError: an argument is out of range, or ``scale_mode`` is not a choice.
+
+    Example:
+        >>> from cyclr.keras import TriangularCyclicalLearningRate
+        >>> lr = TriangularCyclicalLearningRate(0.001, 0.006, step_size=4)
+        >>> tuple(round(float(lr(step)), 6) for step in (0, 4, 8, 12))
+        (0.001, 0.006, 0.001, 0.006)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
+    """
 
     def __init__(
         self,
         initial_learning_rate: float,
         maximal_learning_rate: float,
         step_size: float,
-        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        scale_mode: ScaleMode = "cycle",
         name: str = "TriangularCyclicalLearningRate",
     ) -> None:
-        # the scale is 1 whatever it is given, so scale_mode changes nothing
         check.choice("scale_mode", scale_mode, SCALE_MODES)
         self._setup(CyclicSchedule(initial_learning_rate, maximal_learning_rate, step_size), name)
         self.scale_mode = scale_mode
 
     def get_config(self) -> dict[str, Any]:
+        """TF Addons' config keys."""
         return self._tfa_config()
 
 
@@ -258,6 +366,26 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
     """Drop-in for ``tfa.optimizers.Triangular2CyclicalLearningRate``: amplitude halved every cycle.
 
     ``scale_mode="iterations"`` halves it every step instead, as TF Addons does.
+
+    Args:
+        initial_learning_rate: the lower bound.
+        maximal_learning_rate: the upper bound.
+        step_size: steps of each half cycle.
+        scale_mode: halve per cycle (``"cycle"``) or per step (``"iterations"``).
+        name: the schedule's name in the saved config.
+
+    Raises:
+        ValueError: an argument is out of range, or ``scale_mode`` is not a choice.
+
+    Example:
+        >>> from cyclr.keras import Triangular2CyclicalLearningRate
+        >>> lr = Triangular2CyclicalLearningRate(0.001, 0.006, step_size=4)
+        >>> tuple(round(float(lr(step)), 6) for step in (4, 12, 20))
+        (0.006, 0.0035, 0.00225)
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -265,7 +393,7 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
         initial_learning_rate: float,
         maximal_learning_rate: float,
         step_size: float,
-        scale_mode: Literal["cycle", "iterations"] = "cycle",
+        scale_mode: ScaleMode = "cycle",
         name: str = "Triangular2CyclicalLearningRate",
     ) -> None:
         check.choice("scale_mode", scale_mode, SCALE_MODES)
@@ -279,6 +407,7 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
         self.scale_mode = scale_mode
 
     def get_config(self) -> dict[str, Any]:
+        """TF Addons' config keys."""
         return self._tfa_config()
 
 
@@ -287,6 +416,28 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
     """Drop-in for ``tfa.optimizers.ExponentialCyclicalLearningRate``: amplitude times ``gamma**step``.
 
     ``scale_mode="cycle"`` uses ``gamma**cycle`` instead, as TF Addons does.
+
+    Args:
+        initial_learning_rate: the lower bound.
+        maximal_learning_rate: the upper bound.
+        step_size: steps of each half cycle.
+        scale_mode: ``gamma`` to the power of the step (``"iterations"``) or of the cycle (``"cycle"``).
+        gamma: the decay, in (0, 1].
+        name: the schedule's name in the saved config.
+
+    Raises:
+        ValueError: ``gamma`` is outside (0, 1], another argument is out of range,
+            or ``scale_mode`` is not a choice.
+
+    Example:
+        >>> from cyclr.keras import ExponentialCyclicalLearningRate
+        >>> lr = ExponentialCyclicalLearningRate(0.0, 1.0, step_size=2, gamma=0.5)
+        >>> round(float(lr(2)), 6)
+        0.25
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186
     """
 
     def __init__(
@@ -294,7 +445,7 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
         initial_learning_rate: float,
         maximal_learning_rate: float,
         step_size: float,
-        scale_mode: Literal["cycle", "iterations"] = "iterations",
+        scale_mode: ScaleMode = "iterations",
         gamma: float = 1.0,
         name: str = "ExponentialCyclicalLearningRate",
     ) -> None:
@@ -313,78 +464,6 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
         self.gamma = gamma
 
     def get_config(self) -> dict[str, Any]:
+        """TF Addons' config keys, with ``gamma``."""
         return {**self._tfa_config(), "gamma": _plain(self.gamma)}
 
-
-# --- momentum -----------------------------------------------------------------
-
-
-class CyclicMomentum(keras.callbacks.Callback):
-    """Cycle the optimizer's ``momentum`` (SGD, RMSprop) or ``beta_1`` (Adam family) opposite to the LR.
-
-    Before each batch it sets the attribute to ``schedule``'s momentum at the
-    optimizer's ``iterations``: ``max_momentum`` at the LR's minimum,
-    ``base_momentum`` at its peak (as PyTorch's ``CyclicLR`` / ``OneCycleLR``).
-
-    Keras optimizers read these as plain Python floats, so the change reaches
-    the update only when the train step runs eagerly: the torch backend
-    without ``jit_compile``, or ``run_eagerly=True`` on any backend. A compiled
-    step (jax, tensorflow, ``torch.compile``) would keep the value it was traced
-    with; the callback raises a ``RuntimeError`` at the start of training then.
-
-    Args:
-        schedule: a cyclr Keras schedule (:class:`CyclicLR`, :class:`OneCycleLR`,
-            the TF Addons classes) or a core :class:`~cyclr.CyclicSchedule` /
-            :class:`~cyclr.OneCycleSchedule`.
-        base_momentum, max_momentum: the bounds; default 0.8-0.9 for a cyclic
-            schedule and 0.85-0.95 for 1cycle, as in PyTorch.
-    """
-
-    def __init__(
-        self,
-        schedule: _CoreBacked | CoreSchedule,
-        base_momentum: float | None = None,
-        max_momentum: float | None = None,
-    ) -> None:
-        super().__init__()
-        core = schedule.schedule if isinstance(schedule, _CoreBacked) else schedule
-        if not isinstance(core, (CyclicSchedule, OneCycleSchedule)):
-            raise TypeError(
-                "schedule must be a cyclr Keras schedule, CyclicSchedule or OneCycleSchedule, "
-                f"got {type(schedule).__name__}"
-            )
-        self.core = core
-        self.base_momentum, self.max_momentum = _traced.momentum_bounds(core, base_momentum, max_momentum)
-
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        model = self.model
-        eager = bool(model.run_eagerly) or (keras.backend.backend() == "torch" and not model.jit_compile)
-        if not eager:
-            raise RuntimeError(
-                "CyclicMomentum needs an eager train step: the optimizer's momentum is a Python float "
-                f"fixed when the step is compiled (backend={keras.backend.backend()!r}, "
-                f"jit_compile={model.jit_compile!r}). Compile the model with run_eagerly=True."
-            )
-        # under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer, which has neither attribute
-        self._optimizer = inner_optimizer(model.optimizer)
-        self.attribute = self._attribute(self._optimizer)
-
-    @staticmethod
-    def _attribute(optimizer: Any) -> str:
-        if hasattr(optimizer, "beta_1"):
-            return "beta_1"
-        if getattr(optimizer, "momentum", None) is None:
-            raise TypeError(f"{type(optimizer).__name__} has neither beta_1 nor momentum to cycle")
-        if not optimizer.momentum > 0:
-            # Keras allocates the momentum buffers only for a nonzero momentum.
-            raise ValueError(
-                f"the optimizer must be built with momentum > 0 for CyclicMomentum, got momentum={optimizer.momentum!r}"
-            )
-        return "momentum"
-
-    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        step = int(keras.ops.convert_to_numpy(self._optimizer.iterations))
-        if isinstance(self.core, OneCycleSchedule):
-            step = min(step, self.core.total_steps)
-        value = float(self.core.momentum(step, self.base_momentum, self.max_momentum))
-        setattr(self._optimizer, self.attribute, value)

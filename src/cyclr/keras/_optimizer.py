@@ -19,7 +19,7 @@ def inner_optimizer(optimizer: Any) -> Any:
 
     Examples:
         >>> import keras
-        >>> from cyclr._keras_optimizer import inner_optimizer
+        >>> from cyclr.keras._optimizer import inner_optimizer
         >>> sgd = keras.optimizers.SGD(0.1)
         >>> inner_optimizer(keras.optimizers.LossScaleOptimizer(sgd)) is sgd, inner_optimizer(sgd) is sgd
         (True, True)

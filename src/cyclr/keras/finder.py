@@ -28,10 +28,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from . import _validate as check
-from ._keras_optimizer import inner_optimizer
-from .rangetest import RangeTestRecorder, RangeTestResult
-from .sweep_plan import SweepPlan, progress_bar, sized_length
+from .. import _validate as check
+from ..rangetest import RangeTestRecorder, RangeTestResult
+from ..sweep_plan import SweepPlan, progress_bar, sized_length
+from ._optimizer import inner_optimizer
 
 Batch = tuple[Any, Any, Any]  # (x, y, sample_weight)
 DEFAULT_BATCH_SIZE = 32
@@ -304,7 +304,7 @@ def _save_global_rng() -> Callable[[], None]:
     """
     if keras.backend.backend() != "torch":
         return lambda: None
-    from .torch._state import RngState
+    from ..torch._state import RngState
 
     return RngState().restore
 

@@ -1,0 +1,34 @@
+"""Helpers shared by the adapters' tests: float32 comparisons and schedule configurations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+MODES = ["triangular", "triangular2", "exp_range"]
+SHAPES = ["triangular", "welch", "hann"]
+
+
+def assert_float32_close(got: Any, expected: Any, scale: float) -> None:
+    """Equal up to float32 rounding of values of magnitude ``scale``."""
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), expected, rtol=5e-6, atol=4e-7 * scale)
+
+
+def lr_bounds() -> st.SearchStrategy[list[float]]:
+    """``[base_lr, max_lr]`` with ``base_lr <= max_lr``."""
+    return st.tuples(st.floats(1e-6, 1.0), st.floats(1e-6, 1.0)).map(sorted)
+
+
+def cyclic_configs(step_sizes: st.SearchStrategy[float]) -> st.SearchStrategy[dict[str, Any]]:
+    """Every mode and shape of a cyclic schedule, with a slowly decaying ``gamma``."""
+    return st.fixed_dictionaries(
+        {
+            "step_size_up": step_sizes,
+            "step_size_down": st.one_of(st.none(), step_sizes),
+            "mode": st.sampled_from(MODES),
+            "gamma": st.floats(0.999, 1.0),
+            "shape": st.sampled_from(SHAPES),
+        }
+    )
