@@ -43,7 +43,7 @@ def prepare_scheduler(accelerator: Accelerator, scheduler: LRScheduler) -> Accel
     Raises:
         TypeError: ``accelerator`` or ``scheduler`` has the wrong type.
 
-    Example:
+    Examples:
         >>> from accelerate import Accelerator
         >>> import torch, cyclr.torch, cyclr.accelerate
         >>> accelerator = Accelerator(cpu=True)
@@ -95,7 +95,7 @@ def range_test(
     Raises:
         TypeError: ``accelerator`` is not an ``Accelerator``; LRFinder's own checks.
 
-    Example:
+    Examples:
         >>> # model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
         >>> # result = cyclr.accelerate.range_test(accelerator, model, optimizer, loader, nn.CrossEntropyLoss())
         >>> # bounds = result.suggest()

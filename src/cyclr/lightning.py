@@ -89,7 +89,7 @@ class CyclicLRCallback(Callback):
             several optimizers or dataloaders, or a curve without usable bounds.
         TypeError: an argument of the wrong type.
 
-    Example:
+    Examples:
         >>> import lightning as L
         >>> from cyclr.lightning import CyclicLRCallback
         >>> trainer = L.Trainer(max_epochs=8, callbacks=[CyclicLRCallback(epochs_per_step=2)],

@@ -56,7 +56,7 @@ class OptaxSchedule:
         TypeError: ``schedule`` is not a :class:`~cyclr.CyclicSchedule` or :class:`~cyclr.OneCycleSchedule`.
         ValueError: the schedule is beyond what float32 steps can compute.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> from cyclr.optax import OptaxSchedule
         >>> lr = OptaxSchedule(cyclr.CyclicSchedule(0.001, 0.006, step_size_up=4))
@@ -90,7 +90,7 @@ class OptaxSchedule:
             TypeError: a concrete ``step`` is not a number.
             ValueError: a concrete ``step`` is negative, not finite or past float32's range.
 
-        Example:
+        Examples:
             >>> from cyclr.optax import one_cycle_schedule
             >>> round(float(one_cycle_schedule(0.1, total_steps=10)(2)), 6)
             0.1
@@ -113,7 +113,7 @@ class OptaxSchedule:
             TypeError: a bound is not a number.
             ValueError: a bound is not finite or beyond float32's range.
 
-        Example:
+        Examples:
             >>> from cyclr.optax import cyclic_schedule
             >>> b1 = cyclic_schedule(0.001, 0.006, step_size_up=4).momentum()
             >>> round(float(b1(0)), 6), round(float(b1(4)), 6)
@@ -159,7 +159,7 @@ def cyclic_schedule(
         TypeError: an argument has the wrong type.
         ValueError: an argument is out of range, or beyond what float32 steps can compute.
 
-    Example:
+    Examples:
         >>> import optax
         >>> from cyclr.optax import cyclic_schedule
         >>> lr = cyclic_schedule(0.001, 0.006, step_size_up=4, mode="triangular2")
@@ -206,7 +206,7 @@ def one_cycle_schedule(
         TypeError: an argument has the wrong type.
         ValueError: an argument is out of range, or beyond float32's range.
 
-    Example:
+    Examples:
         >>> from cyclr.optax import one_cycle_schedule
         >>> lr = one_cycle_schedule(0.1, total_steps=10, pct_start=0.3)
         >>> round(float(lr(0)), 6), round(float(lr(2)), 6)

@@ -52,7 +52,7 @@ def register_scale_fn(name: str) -> Callable[[Any], Any]:
         ValueError: a bad name, or the name is taken by another object.
         TypeError: the decorated object is not callable, or is a class but not a dataclass.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> @cyclr.register_scale_fn("example.halve")
         ... def halve(cycle):
@@ -83,7 +83,7 @@ def registered_scale_fns() -> dict[str, Any]:
     Returns:
         Each registered name, mapped to its function or class.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> from cyclr.scale import registered_scale_fns
         >>> @cyclr.register_scale_fn("example.third")
@@ -108,7 +108,7 @@ def scale_fn_to_ref(fn: ScaleFn) -> str | dict[str, Any]:
         TypeError: ``fn`` is not registered (nor an instance of a registered
             dataclass), or that instance's fields are not plain JSON data.
 
-    Example:
+    Examples:
         >>> import dataclasses
         >>> import cyclr
         >>> from cyclr.scale import scale_fn_to_ref
@@ -155,7 +155,7 @@ def scale_fn_from_ref(ref: Any) -> ScaleFn:
         ValueError: the name is not registered, or the fields do not fit the registered class.
         TypeError: ``ref`` is neither a name nor a ``{"class", "fields"}`` dict.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> from cyclr.scale import scale_fn_from_ref
         >>> @cyclr.register_scale_fn("example.quarter")
@@ -218,7 +218,7 @@ def check_plain_data(name: str, value: Any) -> None:
         TypeError: a value that is not plain data, or a dict key that is not a string.
         ValueError: more than ``MAX_ITEMS`` values, or nesting deeper than ``MAX_DEPTH``.
 
-    Example:
+    Examples:
         >>> from cyclr.scale import check_plain_data
         >>> check_plain_data("fields", {"rate": 0.5, "steps": [1, 2]})
         >>> check_plain_data("fields", {"fn": print})

@@ -79,7 +79,7 @@ def check_momentum_bounds(base_momentum: Any, max_momentum: Any) -> None:
         TypeError: a bound is not a real number.
         ValueError: a bound is not finite, or ``max_momentum - base_momentum`` overflows.
 
-    Example:
+    Examples:
         >>> from cyclr.schedules import check_momentum_bounds
         >>> check_momentum_bounds(0.85, 0.95)
         >>> check_momentum_bounds(0.85, float("nan"))
@@ -172,7 +172,7 @@ class _Serialisable:
         Raises:
             TypeError: the ``scale_fn`` is not registered, so it could not be loaded back.
 
-        Example:
+        Examples:
             >>> import cyclr
             >>> cyclr.RangeSweep(0.0, 1.0, 5).to_dict()
             {'kind': 'range_sweep', 'start_lr': 0.0, 'end_lr': 1.0, 'num_iter': 5, 'step_mode': 'linear'}
@@ -204,7 +204,7 @@ class _Serialisable:
             TypeError: ``data`` is not a dict, or a field has the wrong type.
             ValueError: a field is unknown, missing or out of range, or the scale function is not registered.
 
-        Example:
+        Examples:
             >>> import cyclr
             >>> cyclr.RangeSweep.from_dict({"type": "range_sweep", "start_lr": 0.0, "end_lr": 1.0, "num_iter": 5})
             RangeSweep(start_lr=0.0, end_lr=1.0, num_iter=5, step_mode='linear')
@@ -243,7 +243,7 @@ class CyclicSchedule(_Serialisable):
         ValueError: a bound is not finite, a step size gives no cycle, or an
             option is not one of its choices.
 
-    Example:
+    Examples:
         >>> from cyclr import CyclicSchedule
         >>> sched = CyclicSchedule(0.001, 0.006, step_size_up=4, mode="triangular2")
         >>> tuple(round(sched(i), 6) for i in (0, 2, 4, 8, 12))
@@ -341,7 +341,7 @@ class CyclicSchedule(_Serialisable):
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is negative or not finite, or the LR overflows there.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> sched = CyclicSchedule(0.1, 0.5, step_size_up=4)
             >>> sched(4)
@@ -371,7 +371,7 @@ class CyclicSchedule(_Serialisable):
             TypeError: ``iteration`` or a bound is not a number.
             ValueError: ``iteration`` is negative or not finite, or a bound is not finite.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> tuple(round(CyclicSchedule(0.1, 0.5, step_size_up=4).momentum(i), 6) for i in (0, 2, 4))
             (0.9, 0.85, 0.8)
@@ -390,7 +390,7 @@ class CyclicSchedule(_Serialisable):
         Returns:
             ``base_lr + (max_lr - base_lr) * position * scale``, of the type of ``position``.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> CyclicSchedule(0.1, 0.5).lr_from_wave(0.5, 0.5)
             0.2
@@ -410,7 +410,7 @@ class CyclicSchedule(_Serialisable):
         Returns:
             ``max_momentum - (max_momentum - base_momentum) * position * scale``.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> CyclicSchedule.momentum_from_wave(1.0, 1.0, 0.8, 0.9)
             0.8
@@ -431,7 +431,7 @@ class CyclicSchedule(_Serialisable):
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is negative or not finite, or out of the numeric range.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> CyclicSchedule(0.1, 0.5, step_size_up=4, mode="triangular2").wave(10)
             (0.5, 0.5)
@@ -480,7 +480,7 @@ class CyclicSchedule(_Serialisable):
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is negative, not finite or out of the numeric range.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> CyclicSchedule(0.1, 0.5, step_size_up=4).cycle(8)
             2
@@ -508,7 +508,7 @@ class CyclicSchedule(_Serialisable):
         Raises:
             ValueError: a negative ``gamma`` with a fractional iteration.
 
-        Example:
+        Examples:
             >>> from cyclr import CyclicSchedule
             >>> CyclicSchedule(0.1, 0.5, mode="triangular2").scale_at(3)
             0.25
@@ -576,7 +576,7 @@ class OneCycleSchedule(_Serialisable):
         TypeError: an argument has the wrong type.
         ValueError: an argument is out of range, or the warm-up would last zero steps.
 
-    Example:
+    Examples:
         >>> from cyclr import OneCycleSchedule
         >>> sched = OneCycleSchedule(0.1, total_steps=10, pct_start=0.3, anneal_strategy="linear")
         >>> tuple(round(sched(i), 6) for i in (0, 2))
@@ -643,7 +643,7 @@ class OneCycleSchedule(_Serialisable):
     def initial_lr(self) -> float:
         """The LR at step 0: ``max_lr / div_factor``.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(0.1, total_steps=10).initial_lr
             0.004
@@ -659,7 +659,7 @@ class OneCycleSchedule(_Serialisable):
     def phase_spans(self) -> list[tuple[float, float]]:
         """``(start_step, end_step)`` of each phase, PyTorch's boundaries.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(0.1, total_steps=10, pct_start=0.3).phase_spans
             [(0.0, 2.0), (2.0, 9.0)]
@@ -676,7 +676,7 @@ class OneCycleSchedule(_Serialisable):
         Returns:
             One ``(start, end)`` pair per phase.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(1.0, total_steps=10, div_factor=2.0, final_div_factor=4.0).phase_values()
             [(0.5, 1.0), (1.0, 0.125)]
@@ -719,7 +719,7 @@ class OneCycleSchedule(_Serialisable):
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is negative, not finite or past ``total_steps``.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(1.0, total_steps=10, pct_start=0.2, anneal_strategy="linear")(1)
             1.0
@@ -746,7 +746,7 @@ class OneCycleSchedule(_Serialisable):
             TypeError: ``iteration`` or a bound is not a number.
             ValueError: ``iteration`` is out of range, or a bound is not finite.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> sched = OneCycleSchedule(0.1, total_steps=10, pct_start=0.3)
             >>> tuple(round(sched.momentum(i), 6) for i in (0, 2, 9))
@@ -769,7 +769,7 @@ class OneCycleSchedule(_Serialisable):
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is out of range, or falls in a phase of zero steps.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(0.1, total_steps=10, pct_start=0.3).phase(4)
             (1, 0.2857142857142857)
@@ -826,7 +826,7 @@ class OneCycleSchedule(_Serialisable):
         Returns:
             The LR, annealed between the phase's ends.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(1.0, total_steps=10, div_factor=2.0).lr_from_phase(0, 0.5)
             0.75
@@ -848,7 +848,7 @@ class OneCycleSchedule(_Serialisable):
         Returns:
             The momentum, annealed between the phase's ends.
 
-        Example:
+        Examples:
             >>> from cyclr import OneCycleSchedule
             >>> OneCycleSchedule(1.0, total_steps=10).momentum_from_phase(0, 1.0, 0.5, 1.0)
             0.5
@@ -898,7 +898,7 @@ class RangeSweep(_Serialisable):
         TypeError: an argument has the wrong type.
         ValueError: an argument is out of range.
 
-    Example:
+    Examples:
         >>> from cyclr import RangeSweep
         >>> RangeSweep(1e-4, 1.0, 5, step_mode="exp")([0, 4]).tolist()
         [0.0001, 1.0]
@@ -938,7 +938,7 @@ class RangeSweep(_Serialisable):
             TypeError: ``iteration`` is not a number or an array of numbers.
             ValueError: ``iteration`` is negative, not finite or past ``num_iter - 1``.
 
-        Example:
+        Examples:
             >>> from cyclr import RangeSweep
             >>> RangeSweep(0.0, 0.02, 9)(4)
             0.01
@@ -996,7 +996,7 @@ def schedule_from_dict(data: Mapping[str, Any]) -> Schedule:
         TypeError: ``data`` is not a dict, or a field has the wrong type.
         ValueError: an unknown kind, bad fields, or an unregistered scale function.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> cyclr.schedule_from_dict({"kind": "range_sweep", "start_lr": 0.0, "end_lr": 1.0, "num_iter": 5})
         RangeSweep(start_lr=0.0, end_lr=1.0, num_iter=5, step_mode='linear')
@@ -1077,7 +1077,7 @@ def recommended_step_size(iterations_per_epoch: int, epochs_per_step: float = 4.
         TypeError: ``iterations_per_epoch`` is not an integer.
         ValueError: an argument is not positive, or the product is not finite.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> cyclr.recommended_step_size(100)
         400
@@ -1115,7 +1115,7 @@ def cycle_aligned_iterations(budget: int, step_size_up: float, step_size_down: f
         TypeError: ``budget`` is not an integer.
         ValueError: ``budget`` is shorter than a cycle, or no whole number of cycles ends on a whole iteration.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> cyclr.cycle_aligned_iterations(2500, 400)
         2400
@@ -1164,7 +1164,7 @@ def base_lr_from_max_lr(max_lr: float, divisor: float = 4.0) -> float:
         TypeError: an argument is not a number.
         ValueError: ``max_lr`` is not positive, or ``divisor`` is not above 1.
 
-    Example:
+    Examples:
         >>> import cyclr
         >>> cyclr.base_lr_from_max_lr(0.008)
         0.002

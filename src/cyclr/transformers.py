@@ -49,7 +49,7 @@ def model_loss(model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
     Raises:
         TypeError: the batch is not a dict, or the model returned no loss.
 
-    Example:
+    Examples:
         >>> from cyclr.torch import LRFinder
         >>> from cyclr.transformers import model_loss
         >>> # LRFinder(model, optimizer, step_fn=model_loss).range_test(loader)
@@ -211,7 +211,7 @@ def attach(
         TypeError: ``trainer`` is not a ``transformers.Trainer``, or a wrong-typed option.
         ValueError: a bad option; at ``train()``, a curve without usable bounds.
 
-    Example:
+    Examples:
         >>> import cyclr.transformers
         >>> # trainer = transformers.Trainer(model=model, args=args, train_dataset=data)
         >>> # callback = cyclr.transformers.attach(trainer, epochs_per_step=2)

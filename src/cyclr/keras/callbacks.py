@@ -40,7 +40,7 @@ class CyclicMomentum(keras.callbacks.Callback):
         TypeError: ``schedule`` is neither a cyclr Keras schedule nor a core one.
         ValueError: a bound is not finite.
 
-    Example:
+    Examples:
         >>> import keras
         >>> from cyclr.keras import CyclicLR, CyclicMomentum
         >>> lr = CyclicLR(0.001, 0.006, step_size_up=4)

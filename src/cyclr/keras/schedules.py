@@ -135,7 +135,7 @@ class CyclicLR(_CoreBacked):
         TypeError: an argument has the wrong type.
         ValueError: an argument is out of range, or beyond what float32 steps can compute.
 
-    Example:
+    Examples:
         >>> import keras
         >>> from cyclr.keras import CyclicLR
         >>> lr = CyclicLR(0.001, 0.006, step_size_up=4)
@@ -185,7 +185,7 @@ class OneCycleLR(_CoreBacked):
         TypeError: an argument has the wrong type.
         ValueError: an argument is out of range, or beyond float32's range.
 
-    Example:
+    Examples:
         >>> from cyclr.keras import OneCycleLR
         >>> lr = OneCycleLR(0.1, total_steps=10, pct_start=0.3)
         >>> round(float(lr(2)), 6)
@@ -256,7 +256,7 @@ class CyclicalLearningRate(_CoreBacked):
         TypeError: ``scale_fn`` is not callable, or an argument has the wrong type.
         ValueError: an argument is out of range.
 
-    Example:
+    Examples:
         >>> from cyclr.keras import CyclicalLearningRate
         >>> lr = CyclicalLearningRate(0.001, 0.006, step_size=4, scale_fn=lambda cycle: 1.0)
         >>> round(float(lr(4)), 6)
@@ -333,7 +333,7 @@ class TriangularCyclicalLearningRate(CyclicalLearningRate):
     Raises:
         ValueError: an argument is out of range, or ``scale_mode`` is not a choice.
 
-    Example:
+    Examples:
         >>> from cyclr.keras import TriangularCyclicalLearningRate
         >>> lr = TriangularCyclicalLearningRate(0.001, 0.006, step_size=4)
         >>> tuple(round(float(lr(step)), 6) for step in (0, 4, 8, 12))
@@ -377,7 +377,7 @@ class Triangular2CyclicalLearningRate(CyclicalLearningRate):
     Raises:
         ValueError: an argument is out of range, or ``scale_mode`` is not a choice.
 
-    Example:
+    Examples:
         >>> from cyclr.keras import Triangular2CyclicalLearningRate
         >>> lr = Triangular2CyclicalLearningRate(0.001, 0.006, step_size=4)
         >>> tuple(round(float(lr(step)), 6) for step in (4, 12, 20))
@@ -429,7 +429,7 @@ class ExponentialCyclicalLearningRate(CyclicalLearningRate):
         ValueError: ``gamma`` is outside (0, 1], another argument is out of range,
             or ``scale_mode`` is not a choice.
 
-    Example:
+    Examples:
         >>> from cyclr.keras import ExponentialCyclicalLearningRate
         >>> lr = ExponentialCyclicalLearningRate(0.0, 1.0, step_size=2, gamma=0.5)
         >>> round(float(lr(2)), 6)

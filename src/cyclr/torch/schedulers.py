@@ -257,7 +257,7 @@ class CyclicLR(LRScheduler):
         ValueError: an argument is out of range, a list does not have one value per
             param group, or ``cycle_momentum`` is set for an optimizer without momentum.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.torch import CyclicLR
         >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
@@ -449,7 +449,7 @@ class OneCycleLR(LRScheduler):
             ``epochs`` and ``steps_per_epoch`` is given, or ``cycle_momentum`` is
             set for an optimizer without momentum.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from cyclr.torch import OneCycleLR
         >>> optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
