@@ -45,7 +45,12 @@ def changed(path: tuple[Any, ...], value: Any, coarse: bool = False) -> dict[str
     return data
 
 
-DROP = object()
+class _Drop:
+    def __repr__(self) -> str:
+        return "DROP"
+
+
+DROP = _Drop()
 
 BAD_RESULTS = [
     (("lrs",), DROP, ValueError, r"missing the fields \['lrs'\]"),
