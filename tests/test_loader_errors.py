@@ -183,7 +183,7 @@ BAD_STATES = [
     ("max_lrs", ["x"], TypeError, r"state_dict\['max_lrs'\] must be a real number"),
     ("max_lrs", [10**400], ValueError, "too large"),
     ("cycle_momentum", 1, TypeError, r"state_dict\['cycle_momentum'\] must be a bool"),
-    ("base_momentums", [2.0], ValueError, "base_momentum must be in"),
+    ("base_momentums", [float("nan")], ValueError, r"state_dict\['base_momentums'\] must be finite"),
 ]
 
 
@@ -212,7 +212,7 @@ def test_load_state_dict_rejects_what_is_not_a_dict(make: Any, state: Any) -> No
     ("make", "key", "value", "match"),
     [
         (make_cyclic, "mode", "cosine", "mode must be one of"),
-        (make_cyclic, "step_size_up", -1, "step_size_up must be > 0"),
+        (make_cyclic, "step_size_up", float("inf"), "step_size_up must be finite"),
         (make_cyclic, "scale_fn_ref", 7, "scale_fn must be a registered name"),
         (make_cyclic, "_scale_fn_custom", [1], r"state_dict\['_scale_fn_custom'\] must be a dict"),
         (make_one_cycle, "total_steps", 0, "total_steps must be >= 1"),
