@@ -15,11 +15,12 @@ demo: $(STAMP)
 	$(VENV)/bin/cyclr reproduce --task digits --seeds 3
 
 test: $(STAMP)
-	KERAS_BACKEND=torch $(PY) -m pytest -q
+	KERAS_BACKEND=torch $(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_schedulers.py
 	$(PY) benchmarks/bench_range_test.py
+	$(PY) benchmarks/suggest_suite.py --quick --force --out runs/suggest-suite-quick
 
 docs: $(STAMP)
 	$(PY) -m mkdocs build --strict
