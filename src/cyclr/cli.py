@@ -282,6 +282,71 @@ def _remove_if_empty(folder: Path) -> None:
         folder.rmdir()
 
 
+def _loss_spec(text: str) -> str:
+    """A ``--loss`` value: a loss name, or a ``module:function`` factory (checked when loaded)."""
+    from .reproduce.find import LOSSES
+
+    if ":" in text or text in LOSSES:
+        return text
+    raise argparse.ArgumentTypeError(f"must be one of {', '.join(LOSSES)} or a 'package.module:function' factory, "
+                                     f"got {text!r}")
+
+
+def _add_user_options(parser: argparse.ArgumentParser, momentum_help: str) -> None:
+    """The options of ``find`` and ``reproduce`` for the user's own model: factories, optimizer, loss, bounds."""
+    from .reproduce.find import OPTIMIZERS
+
+    parser.add_argument("--model", default=None, metavar="MODULE:FUNCTION",
+                        help="factory returning an nn.Module; MODULE may be a .py file in the current folder")
+    parser.add_argument("--data", default=None, metavar="MODULE:FUNCTION",
+                        help="factory returning train, (train, val) or (train, val, test): loaders or lists of "
+                        "(inputs, targets) batches")
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                        help="optimizer for --model (default: sgd)")
+    parser.add_argument("--momentum", type=_finite_float, default=None, help=momentum_help)
+    parser.add_argument("--weight-decay", type=_finite_float, default=None,
+                        help="weight decay for --model, >= 0 (default: 0; adamw: 0.01; a --task uses its own)")
+    parser.add_argument("--loss", type=_loss_spec, default=None, metavar="NAME|MODULE:FUNCTION",
+                        help="loss for --model: cross_entropy (default), nll, mse, l1, smooth_l1, huber, bce, "
+                        "bce_logits, or a factory returning a criterion")
+    parser.add_argument("--step-fn", default=None, metavar="MODULE:FUNCTION",
+                        help="step_fn(model, batch) -> loss for --model, for batches that are not (inputs, targets)")
+    parser.add_argument("--bounds", nargs=2, type=_finite_float, default=None, metavar=("BASE", "MAX"),
+                        help="use these CLR bounds instead of running the range test")
+
+
+def _check_user_options(args: argparse.Namespace) -> None:
+    """The combinations and ranges of :func:`_add_user_options`' options, before anything is loaded."""
+    from .reproduce.find import OptimizerChoice
+
+    if (args.model is None) != (args.data is None):
+        raise UsageError("--model and --data must be given together")
+    if args.model is not None and args.task is not None:
+        raise UsageError("give either --task or --model/--data, not both")
+    if args.model is None:
+        options = (("--optimizer", args.optimizer), ("--momentum", args.momentum),
+                   ("--weight-decay", args.weight_decay), ("--loss", args.loss), ("--step-fn", args.step_fn))
+        given = [flag for flag, value in options if value is not None]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{' and '.join(given)} {verb} to --model only; a bundled task trains with its own")
+    if args.loss is not None and args.step_fn is not None:
+        raise UsageError("give either --loss or --step-fn, not both: the step_fn computes the loss")
+    try:
+        OptimizerChoice(args.optimizer or "sgd", args.momentum, args.weight_decay)
+    except ValueError as err:
+        raise UsageError(_flags(str(err), ("momentum", "weight_decay"))) from None
+    if args.bounds is not None:
+        base, peak = args.bounds
+        if not 0 < base < peak:
+            raise UsageError(f"--bounds BASE MAX must satisfy 0 < BASE < MAX, got BASE={base:g}, MAX={peak:g}")
+
+
+def _user_subject_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments that pass the optimizer, loss and step_fn options on."""
+    return {"optimizer": args.optimizer or "sgd", "loss": args.loss, "step_fn": args.step_fn}
+
+
 def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``cyclr find``'s arguments on ``subparsers``, with :func:`run_find` as its handler.
 
@@ -298,12 +363,13 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
         help="run the LR range test and print the suggested CLR bounds",
         description="LR range test (cyclr.torch.LRFinder) on a bundled task (--task) or on your own code "
         "(--model pkg.mod:make_model --data pkg.mod:make_loaders, where make_loaders() returns train_loader or "
-        "(train_loader, val_loader)). Prints base_lr, max_lr and the recommended step size; writes the curve "
-        "(range_test.json, range_test.csv) and range_test.png with the bounds marked.",
+        "(train_loader, val_loader); modules in the current folder are found). Prints base_lr, max_lr and the "
+        "recommended step size; writes the curve (range_test.json, range_test.csv) and range_test.png with the "
+        "bounds marked. With --bounds it runs no test and prints the step size and the CyclicLR line.",
     )
     parser.add_argument("--task", default=None, help="bundled task: digits (default) or mnist")
-    parser.add_argument("--model", default=None, metavar="MODULE:FUNCTION", help="factory returning an nn.Module")
-    parser.add_argument("--data", default=None, metavar="MODULE:FUNCTION", help="factory returning the loaders")
+    _add_user_options(parser, "momentum for --model, in [0, 1]; beta1 for adam/adamw (default: 0.9; rmsprop: 0; "
+                      "a --task uses its own)")
     parser.add_argument("--epochs", type=_positive_int, default=None,
                         help="length of the linear sweep in epochs (default: the task's, or 8 for --data)")
     parser.add_argument(
@@ -315,10 +381,6 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--step-mode", choices=("linear", "exp"), default=None, help="LR ramp (default: linear; exp when --end-lr / --start-lr >= 100)")
     parser.add_argument("--epochs-per-step", type=_positive_float, default=4.0,
                         help="half-cycle length for the recommended step size (default: 4)")
-    parser.add_argument("--momentum", type=_finite_float, default=None,
-                        help="SGD momentum for --model, in [0, 1] (default: 0.9; a --task uses its own)")
-    parser.add_argument("--weight-decay", type=_finite_float, default=None,
-                        help="SGD weight decay for --model, >= 0 (default: 0; a --task uses its own)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a bundled task's model and batch order")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: a fresh ./cyclr-find-NAME); must be empty unless --force")
@@ -349,6 +411,14 @@ def run_find(args: argparse.Namespace) -> int:
         ...
         cyclr.cli.UsageError: --momentum applies to --model only; a bundled task trains with its own
     """
+    from .reproduce.find import cwd_importable
+
+    _check_user_options(args)
+    with cwd_importable():
+        return _run_find(args)
+
+
+def _run_find(args: argparse.Namespace) -> int:
     from .reproduce.find import (
         MAX_RANGE_TEST_ITERATIONS,
         FactoryCallError,
@@ -358,13 +428,11 @@ def run_find(args: argparse.Namespace) -> int:
         subject_from_task,
     )
 
-    _check_find_options(args)
     num_iter = args.num_iter
     try:
         if args.model is not None:
-            momentum = 0.9 if args.momentum is None else args.momentum
-            weight_decay = 0.0 if args.weight_decay is None else args.weight_decay
-            subject = subject_from_factories(args.model, args.data, momentum, weight_decay)
+            subject = subject_from_factories(args.model, args.data, args.momentum, args.weight_decay,
+                                             **_user_subject_options(args))
             name = args.model.partition(":")[2]
             if num_iter is None and args.epochs is not None:
                 if subject.iterations_per_epoch is None:
@@ -392,26 +460,21 @@ def run_find(args: argparse.Namespace) -> int:
         _check_step_size(subject.iterations_per_epoch, args.epochs_per_step)
     except ValueError as err:
         raise UsageError(_flags(str(err), FIND_NAMES)) from None
+    if args.bounds is not None:
+        return _print_given_bounds(args.bounds, subject.iterations_per_epoch, args.epochs_per_step)
     with _output_folder(args.out, f"cyclr-find-{name}", args.force) as out:
         return _find_into(out, subject, name, num_iter, args)
 
 
-def _check_find_options(args: argparse.Namespace) -> None:
-    """Option combinations and ranges, before anything is loaded."""
-    if (args.model is None) != (args.data is None):
-        raise UsageError("--model and --data must be given together")
-    if args.model is not None and args.task is not None:
-        raise UsageError("give either --task or --model/--data, not both")
-    if args.model is None:
-        given = [flag for flag, value in (("--momentum", args.momentum), ("--weight-decay", args.weight_decay))
-                 if value is not None]
-        if given:
-            verb = "applies" if len(given) == 1 else "apply"
-            raise UsageError(f"{' and '.join(given)} {verb} to --model only; a bundled task trains with its own")
-    if args.momentum is not None and not 0 <= args.momentum <= 1:
-        raise UsageError(f"--momentum must be in [0, 1], got {args.momentum:g}")
-    if args.weight_decay is not None and args.weight_decay < 0:
-        raise UsageError(f"--weight-decay must be >= 0, got {args.weight_decay:g}")
+def _print_given_bounds(bounds: Sequence[float], iterations_per_epoch: int | None, epochs_per_step: float) -> int:
+    """``cyclr find --bounds``: no range test; the step size and the CyclicLR line for the given bounds."""
+    from .reproduce.find import describe_bounds
+    from .suggest import Bounds
+
+    given = Bounds(bounds[0], bounds[1], "given", "set with --bounds; no range test was run")
+    for line in describe_bounds(given, iterations_per_epoch, epochs_per_step):
+        print(line)
+    return 0
 
 
 def _check_step_size(iterations_per_epoch: int | None, epochs_per_step: float) -> None:
@@ -457,6 +520,9 @@ def _write(writer: Callable[[], dict[str, Path]]) -> dict[str, Path]:
         raise RunError(f"cannot write the results{where}: {err.strerror or err}") from None
 
 
+USER_RANGE_TEST_EPOCHS = 8  # cyclr reproduce --model: the range test's linear sweep, in epochs
+
+
 def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
     """Register ``cyclr reproduce``'s arguments on ``subparsers``, with :func:`run_reproduce` as its handler.
 
@@ -475,25 +541,31 @@ def add_reproduce_parser(subparsers: argparse._SubParsersAction) -> None:
         "accuracy), fixed_steps, triangular, triangular2, exp_range, decay and exp trained for the same budget "
         "from the same seeds. Writes report.md, results.json, accuracy.png and range_test.png. The default "
         "(digits, 3 seeds) takes about half a minute on 2 CPU cores; --task mnist takes several times longer "
-        "(a CNN on 3,500 images: about 2-4 minutes, more on a busy machine).",
+        "(a CNN on 3,500 images: about 2-4 minutes, more on a busy machine). --model/--data run it on your own "
+        "model and data (with --epochs); the metric is accuracy for class-index targets, else the loss.",
     )
     parser.add_argument(
-        "--task", default="digits", help="digits (default, fast) or mnist (takes longer: ~2-4 min on 2 CPUs)"
+        "--task", default=None, help="digits (default, fast) or mnist (takes longer: ~2-4 min on 2 CPUs)"
     )
+    _add_user_options(parser, "momentum for --model, in [0, 1]; beta1 for adam/adamw (default: 0.9; rmsprop: 0)")
     parser.add_argument("--seeds", type=_positive_int, default=3, help="runs per policy, seeds 0..N-1 (default: 3)")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: a fresh ./cyclr-reproduce-TASK); must be empty unless --force")
     parser.add_argument("--force", action="store_true", help="write into a non-empty --out, replacing its files")
-    parser.add_argument("--epochs", type=_positive_int, default=None, help="training budget (default: the task's)")
+    parser.add_argument("--epochs", type=_positive_int, default=None,
+                        help="training budget (default: the task's; required with --model)")
     parser.add_argument("--epochs-per-step", type=_positive_float, default=None,
-                        help="half-cycle length in epochs (default: the task's; the paper: 2-10)")
+                        help="half-cycle length in epochs (default: the task's; with --model 4, or half of "
+                        "--epochs if that is less; the paper: 2-10)")
     parser.add_argument("--range-test-epochs", type=_positive_int, default=None,
-                        help="length of the range test's linear sweep (default: the task's)")
+                        help=f"length of the range test's linear sweep (default: the task's; "
+                        f"{USER_RANGE_TEST_EPOCHS} with --model)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(handler=run_reproduce)
 
 
 REPRODUCE_NAMES = ("epochs_per_step", "range_test_epochs", "epochs", "seeds")
+USER_EPOCHS_PER_STEP = 4.0  # cyclr reproduce --model: the half-cycle, unless --epochs is shorter than a cycle
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
@@ -516,13 +588,49 @@ def run_reproduce(args: argparse.Namespace) -> int:
         ...
         cyclr.cli.UsageError: task must be one of 'digits', 'mnist'; got task='cifar'
     """
-    from .reproduce import check_budget, check_range_test_epochs
+    from .reproduce.find import cwd_importable
+
+    _check_user_options(args)
+    if args.model is not None and args.epochs is None:
+        raise UsageError("--epochs is required with --model/--data")
+    with cwd_importable():
+        task = _reproduce_task(args)
+        _check_reproduce_budget(task, args)
+        with _output_folder(args.out, f"cyclr-reproduce-{task.name}", args.force) as out:
+            return _reproduce_into(out, task, args)
+
+
+def _reproduce_task(args: argparse.Namespace) -> Any:
+    """The bundled task, or one built from ``--model``/``--data`` (the data factory is called here)."""
+    from .reproduce.custom import task_from_factories
+    from .reproduce.find import FactoryCallError, FactoryError, OptimizerChoice
     from .reproduce.tasks import load_task
 
     try:
-        task = load_task(args.task)
-    except ValueError as err:
+        if args.model is None:
+            return load_task(args.task or "digits")
+        per_step = args.epochs_per_step
+        if per_step is None:
+            per_step = min(USER_EPOCHS_PER_STEP, args.epochs / 2)
+        named = f"--model {args.model} --data {args.data}" + "".join(
+            f" --{flag} {value}" for flag, value in (("optimizer", args.optimizer), ("momentum", args.momentum),
+                                                     ("weight-decay", args.weight_decay), ("loss", args.loss),
+                                                     ("step-fn", args.step_fn)) if value is not None
+        )
+        return task_from_factories(
+            args.model, args.data, optimizer=OptimizerChoice(args.optimizer or "sgd", args.momentum, args.weight_decay),
+            loss=args.loss, step_fn=args.step_fn, epochs=args.epochs, epochs_per_step=per_step,
+            range_test_epochs=USER_RANGE_TEST_EPOCHS, command_args=named,
+        )
+    except FactoryCallError as err:
+        raise RunError(str(err)) from None
+    except (FactoryError, ValueError) as err:  # a bad factory path, an unknown task
         raise UsageError(str(err)) from None
+
+
+def _check_reproduce_budget(task: Any, args: argparse.Namespace) -> None:
+    from .reproduce import check_budget, check_range_test_epochs
+
     per_step = args.epochs_per_step if args.epochs_per_step is not None else task.epochs_per_step
     epochs = args.epochs if args.epochs is not None else task.epochs
     rt_epochs = args.range_test_epochs if args.range_test_epochs is not None else task.range_test_epochs
@@ -531,26 +639,27 @@ def run_reproduce(args: argparse.Namespace) -> int:
         check_range_test_epochs(rt_epochs, task.iterations_per_epoch)
     except ValueError as err:
         raise UsageError(_flags(str(err), REPRODUCE_NAMES)) from None
-    with _output_folder(args.out, f"cyclr-reproduce-{task.name}", args.force) as out:
-        return _reproduce_into(out, args)
 
 
-def _reproduce_into(out: Path, args: argparse.Namespace) -> int:
+def _reproduce_into(out: Path, task: Any, args: argparse.Namespace) -> int:
     from .reproduce import print_summary, run_reproduction, write_outputs
+    from .reproduce.find import FactoryCallError
     from .suggest import NoSuggestionError
 
     try:
         results = run_reproduction(
-            args.task,
+            task,
             args.seeds,
             epochs=args.epochs,
             range_test_epochs=args.range_test_epochs,
             epochs_per_step=args.epochs_per_step,
             progress=not args.no_progress,
+            num_threads=1 if args.model is None else None,
+            bounds=tuple(args.bounds) if args.bounds is not None else None,
         )
     except NoSuggestionError as err:
         raise RunError(f"the range test gave no bounds: {err}") from None
-    except (TypeError, ValueError) as err:
+    except (FactoryCallError, TypeError, ValueError) as err:
         raise RunError(str(err)) from None
     paths = _write(lambda: write_outputs(results, out))
     print_summary(results, paths)
@@ -564,8 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
         The parser; ``parse_args`` gives a namespace whose ``handler`` runs the subcommand.
 
     Examples:
-        >>> build_parser().parse_args(["reproduce"]).task
-        'digits'
+        >>> build_parser().parse_args(["reproduce"]).seeds
+        3
     """
     parser = _Parser(prog="cyclr", description="Cyclical learning rates and the LR range test.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -30,7 +30,8 @@ def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -
     Args:
         results: what :func:`cyclr.reproduce.run_reproduction` returns (or ``results.json`` loaded):
             ``policies`` maps a name to ``{"curve": {"iterations", "accuracy_mean", "accuracy_std", "lr"}}``;
-            ``target_accuracy`` (drawn dashed) and ``cycle_ends`` (dotted) are optional.
+            ``target_accuracy`` (drawn dashed) and ``cycle_ends`` (dotted) are optional; with
+            ``metric["name"] == "loss"`` the values are losses, drawn as they are.
         title: the figure's title (default: names the task).
 
     Returns:
@@ -54,14 +55,16 @@ def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -
     policies = results.get("policies") or {}
     if not policies:
         raise ValueError("results['policies'] must name at least one policy with a curve")
+    is_loss = (results.get("metric") or {}).get("name") == "loss"
+    scale = 1.0 if is_loss else 100.0
     fig = Figure(figsize=(9, 7), layout="constrained")
     acc_ax, lr_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
     extra = iter(METRIC_COLORS * 4)
     for name, entry in policies.items():
         curve = entry["curve"]
         its = np.asarray(curve["iterations"])
-        mean = 100 * np.asarray(curve["accuracy_mean"])
-        std = 100 * np.asarray(curve.get("accuracy_std", np.zeros_like(mean)))
+        mean = scale * np.asarray(curve["accuracy_mean"])
+        std = scale * np.asarray(curve.get("accuracy_std", np.zeros_like(mean)))
         color = POLICY_COLORS.get(name) or next(extra)
         # fixed on top and fixed_steps dashed: they coincide until the first drop
         style = {"color": color, "ls": "--" if name == "fixed_steps" else "-", "zorder": 3 if name == "fixed" else 2}
@@ -69,7 +72,9 @@ def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -
         acc_ax.fill_between(its, mean - std, mean + std, color=color, alpha=0.12, lw=0)
         lr_ax.plot(its, curve["lr"], lw=1.2, label=name, **style)
     target = results.get("target_accuracy")
-    if target is not None:
+    if target is not None and is_loss:
+        acc_ax.axhline(target, color="black", ls="--", lw=0.9, label=f"target {target:.4g}")
+    elif target is not None:
         acc_ax.axhline(100 * target, color="black", ls="--", lw=0.9, label=f"target {100 * target:.2f}%")
         # the interesting part is the approach to the target, not the first few iterations near chance
         tails = [e["curve"]["accuracy_mean"] for e in policies.values()]
@@ -79,8 +84,8 @@ def plot_reproduction(results: Mapping[str, Any], *, title: str | None = None) -
         for end in results.get("cycle_ends", ()):
             ax.axvline(end, color="0.7", ls=":", lw=0.8)
         ax.grid(alpha=0.3)
-    acc_ax.set_ylabel("test accuracy (%)")
-    acc_ax.legend(loc="lower right", fontsize=8, ncol=2)
+    acc_ax.set_ylabel("test loss" if is_loss else "test accuracy (%)")
+    acc_ax.legend(loc="upper right" if is_loss else "lower right", fontsize=8, ncol=2)
     lr_ax.set_ylabel("learning rate")
     lr_ax.set_xlabel("iteration")
     task = results.get("task")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import math
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +16,20 @@ from ..schedules import recommended_step_size
 
 __all__ = [
     "FIND_FILES",
+    "LOSSES",
     "MAX_RANGE_TEST_ITERATIONS",
+    "OPTIMIZERS",
     "FactoryCallError",
     "FactoryError",
+    "OptimizerChoice",
     "Subject",
     "call_factory",
     "check_sweep",
+    "cwd_importable",
     "describe_bounds",
+    "load_criterion",
     "load_factory",
+    "split_data",
     "run_range_test",
     "subject_from_factories",
     "subject_from_task",
@@ -163,6 +171,206 @@ def load_factory(spec: str, option: str) -> Callable[..., Any]:
     return target  # type: ignore[no-any-return]
 
 
+@contextlib.contextmanager
+def cwd_importable() -> Iterator[None]:
+    """Make modules in the current folder importable inside the block, as ``python -m`` does.
+
+    The current folder goes first on ``sys.path`` and is taken off again when the
+    block ends (modules imported meanwhile stay imported).
+
+    Yields:
+        Nothing.
+
+    Examples:
+        >>> import os, sys
+        >>> with cwd_importable():
+        ...     sys.path[0] == os.getcwd()
+        True
+    """
+    folder = os.getcwd()
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+# torch's defaults, except SGD's momentum: 0.9, the paper's setting.
+_DEFAULT_MOMENTUM = {"sgd": 0.9, "adam": 0.9, "adamw": 0.9, "rmsprop": 0.0}
+_DEFAULT_WEIGHT_DECAY = {"sgd": 0.0, "adam": 0.0, "adamw": 0.01, "rmsprop": 0.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerChoice:
+    """A ``torch.optim`` optimizer chosen by name: ``sgd``, ``adam``, ``adamw`` or ``rmsprop``.
+
+    ``momentum`` is SGD's and RMSprop's momentum, and Adam's and AdamW's beta1
+    (beta2 stays 0.999). ``None`` takes the default: momentum 0.9 (RMSprop: 0),
+    weight decay 0 (AdamW: 0.01).
+
+    Args:
+        name: one of :data:`OPTIMIZERS`.
+        momentum: in [0, 1] (below 1 for Adam and AdamW), or None.
+        weight_decay: >= 0, or None.
+
+    Raises:
+        ValueError: an unknown name, or a value out of range.
+
+    Examples:
+        >>> import torch
+        >>> choice = OptimizerChoice("adam", momentum=0.8)
+        >>> choice.describe()
+        'Adam(betas=(0.8, 0.999), weight_decay=0)'
+        >>> choice.build(torch.nn.Linear(2, 1).parameters(), lr=0.01).defaults["betas"]
+        (0.8, 0.999)
+        >>> OptimizerChoice("adam", momentum=1.0)
+        Traceback (most recent call last):
+        ...
+        ValueError: momentum must be in [0, 1) for adam (it is beta1), got 1
+    """
+
+    name: str = "sgd"
+    momentum: float | None = None
+    weight_decay: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got optimizer={self.name!r}")
+        if self.momentum is not None:
+            adam = self.name in ("adam", "adamw")
+            if not (0 <= self.momentum < 1 if adam else 0 <= self.momentum <= 1):
+                rule = f"[0, 1) for {self.name} (it is beta1)" if adam else "[0, 1]"
+                raise ValueError(f"momentum must be in {rule}, got {self.momentum:g}")
+        if self.weight_decay is not None and not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay:g}")
+
+    @property
+    def settings(self) -> tuple[float, float]:
+        """``(momentum, weight_decay)`` with the defaults filled in."""
+        momentum = _DEFAULT_MOMENTUM[self.name] if self.momentum is None else self.momentum
+        decay = _DEFAULT_WEIGHT_DECAY[self.name] if self.weight_decay is None else self.weight_decay
+        return momentum, decay
+
+    def build(self, params: Any, lr: float) -> Any:
+        """The ``torch.optim`` optimizer over ``params`` with learning rate ``lr``."""
+        import torch
+
+        momentum, decay = self.settings
+        if self.name == "sgd":
+            return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=decay)
+        if self.name == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=decay)
+        kind = torch.optim.Adam if self.name == "adam" else torch.optim.AdamW
+        return kind(params, lr=lr, betas=(momentum, 0.999), weight_decay=decay)
+
+    def describe(self) -> str:
+        """The optimizer and its settings in one phrase, for reports."""
+        momentum, decay = self.settings
+        if self.name in ("adam", "adamw"):
+            kind = "Adam" if self.name == "adam" else "AdamW"
+            return f"{kind}(betas=({momentum:g}, 0.999), weight_decay={decay:g})"
+        kind = "SGD" if self.name == "sgd" else "RMSprop"
+        return f"{kind}(momentum={momentum:g}, weight_decay={decay:g})"
+
+
+# --loss names -> torch.nn classes.
+LOSSES = {
+    "cross_entropy": "CrossEntropyLoss",
+    "nll": "NLLLoss",
+    "mse": "MSELoss",
+    "l1": "L1Loss",
+    "smooth_l1": "SmoothL1Loss",
+    "huber": "HuberLoss",
+    "bce": "BCELoss",
+    "bce_logits": "BCEWithLogitsLoss",
+}
+
+
+def load_criterion(spec: str) -> Any:
+    """The loss named by ``spec``: a name of :data:`LOSSES`, or a ``module:function`` factory returning one.
+
+    Args:
+        spec: ``"mse"``, ``"cross_entropy"``, ...; a value containing ``:`` is a
+            factory called with no arguments.
+
+    Returns:
+        The criterion, ``criterion(outputs, targets) -> loss``.
+
+    Raises:
+        FactoryError: an unknown name, a bad factory path, or a factory that
+            returns something not callable.
+        FactoryCallError: the factory raised.
+
+    Examples:
+        >>> load_criterion("mse")
+        MSELoss()
+        >>> load_criterion("nope")
+        Traceback (most recent call last):
+        ...
+        cyclr.reproduce.find.FactoryError: --loss must be one of cross_entropy, nll, mse, l1, smooth_l1, huber, bce, bce_logits or a 'package.module:function' factory, got 'nope'
+    """
+    import torch
+
+    if ":" not in spec:
+        if spec not in LOSSES:
+            raise FactoryError(
+                f"--loss must be one of {', '.join(LOSSES)} or a 'package.module:function' factory, got {spec!r}"
+            )
+        return getattr(torch.nn, LOSSES[spec])()
+    criterion = call_factory(spec, load_factory(spec, "--loss"))
+    if not callable(criterion):
+        raise FactoryError(f"--loss: {spec}() must return a callable criterion, got {type(criterion).__name__}")
+    return criterion
+
+
+def _is_batch(item: Any) -> bool:
+    """A single batch: a tensor, a dict, or a tuple/list holding a tensor itself (not a loader of batches)."""
+    import torch
+
+    if isinstance(item, (torch.Tensor, Mapping)):
+        return True
+    return isinstance(item, (tuple, list)) and any(isinstance(part, torch.Tensor) for part in item)
+
+
+def split_data(data: Any, spec: str) -> tuple[Any, Any, Any]:
+    """What a ``--data`` factory returned, as ``(train, val, test)``; missing parts are None.
+
+    A factory returns ``train``, ``(train, val)`` or ``(train, val, test)``; each
+    part is a loader or any iterable of batches, a list of ``(inputs, targets)``
+    tuples included. A list or tuple whose items are batches themselves is the
+    training batches alone.
+
+    Args:
+        data: the factory's return value.
+        spec: the factory's path, for messages.
+
+    Returns:
+        ``(train, val, test)``.
+
+    Raises:
+        FactoryError: a tuple or list of loaders of another length.
+
+    Examples:
+        >>> import torch
+        >>> batches = [(torch.zeros(2, 3), torch.zeros(2))] * 4
+        >>> [len(part) if part else part for part in split_data(batches, "m:f")]
+        [4, None, None]
+        >>> [len(part) for part in split_data((batches, batches[:2]), "m:f")[:2]]
+        [4, 2]
+    """
+    if not isinstance(data, (tuple, list)) or any(_is_batch(item) for item in data):
+        return data, None, None
+    if len(data) not in (2, 3):
+        raise FactoryError(
+            f"--data: {spec}() must return train_loader, (train_loader, val_loader) or "
+            f"(train_loader, val_loader, test_loader), got {len(data)} items"
+        )
+    train, val, *rest = data
+    return train, val, (rest[0] if rest else None)
+
+
 @dataclasses.dataclass(frozen=True)
 class Subject:
     """What a range test runs on: a model, its optimizer and loss, and the batches.
@@ -174,6 +382,7 @@ class Subject:
         criterion: the loss, ``criterion(model(inputs), targets)``.
         train_loader: the training batches.
         val_loader: the validation batches, or None to read the training loss.
+        step_fn: ``step_fn(model, batch) -> loss``, used instead of the criterion; or None.
 
     Examples:
         >>> subject = Subject("toy", None, None, None, train_loader=[(1, 2)] * 5, val_loader=None)
@@ -187,6 +396,7 @@ class Subject:
     criterion: Any
     train_loader: Any
     val_loader: Any
+    step_fn: Any = None
 
     @property
     def iterations_per_epoch(self) -> int | None:
@@ -198,10 +408,11 @@ class Subject:
 
 
 def subject_from_task(task: Any, seed: int = 0) -> Subject:
-    """A bundled task's model (initialised by ``seed``), SGD with the task's settings, and its loaders.
+    """A task's model (initialised by ``seed``), its optimizer and loss, and its loaders.
 
     Args:
-        task: a :class:`cyclr.reproduce.tasks.Task`.
+        task: a :class:`cyclr.reproduce.tasks.Task` or a
+            :class:`cyclr.reproduce.custom.FactoryTask`.
         seed: fixes the initial weights and the batch order.
 
     Returns:
@@ -218,25 +429,36 @@ def subject_from_task(task: Any, seed: int = 0) -> Subject:
         >>> subject.label, subject.iterations_per_epoch
         ('toy', 4)
     """
-    import torch
-
     model = task.build_model(seed)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=task.momentum, weight_decay=task.weight_decay)
+    optimizer = task.optimizer.build(model.parameters(), lr=0.01)
+    criterion = task.make_criterion()
     return Subject(
-        task.name, model, optimizer, torch.nn.CrossEntropyLoss(), task.train_loader(seed), task.eval_loader("val")
+        task.name, model, optimizer, criterion, task.train_loader(seed), task.eval_loader("val"), step_fn=task.step_fn
     )
 
 
 def subject_from_factories(
-    model_spec: str, data_spec: str, momentum: float = 0.9, weight_decay: float = 0.0
+    model_spec: str,
+    data_spec: str,
+    momentum: float | None = None,
+    weight_decay: float | None = None,
+    *,
+    optimizer: str = "sgd",
+    loss: str | None = None,
+    step_fn: str | None = None,
 ) -> Subject:
-    """A subject from the user's factories, trained by SGD on cross entropy.
+    """A subject from the user's factories: SGD on cross entropy unless told otherwise.
 
     Args:
         model_spec: ``"module:function"`` returning a ``torch.nn.Module``.
-        data_spec: ``"module:function"`` returning ``train_loader`` or ``(train_loader, val_loader)``.
-        momentum: SGD momentum.
-        weight_decay: SGD weight decay.
+        data_spec: ``"module:function"`` returning the batches (see :func:`split_data`);
+            a test part is ignored here.
+        momentum: the optimizer's momentum (Adam's beta1), None for its default.
+        weight_decay: the optimizer's weight decay, None for its default.
+        optimizer: one of :data:`OPTIMIZERS`.
+        loss: a name of :data:`LOSSES` or a ``module:function`` factory; None:
+            cross entropy, or none at all with ``step_fn``.
+        step_fn: ``"module:function"`` naming ``step_fn(model, batch) -> loss``.
 
     Returns:
         The :class:`Subject`, labelled by ``model_spec``.
@@ -244,31 +466,27 @@ def subject_from_factories(
     Raises:
         FactoryError: a path cannot be loaded, or a factory returns the wrong kind of thing.
         FactoryCallError: a factory raised.
+        ValueError: a bad optimizer setting.
 
     Examples:
         >>> subject_from_factories("torch.nn:Identity", "builtins:tuple")
         Traceback (most recent call last):
         ...
-        cyclr.reproduce.find.FactoryError: --data: builtins:tuple() must return train_loader or (train_loader, val_loader), got 0 items
+        cyclr.reproduce.find.FactoryError: --data: builtins:tuple() must return train_loader, (train_loader, val_loader) or (train_loader, val_loader, test_loader), got 0 items
     """
     import torch
 
+    choice = OptimizerChoice(optimizer, momentum, weight_decay)
     make_model = load_factory(model_spec, "--model")
     make_data = load_factory(data_spec, "--data")
+    step = load_factory(step_fn, "--step-fn") if step_fn is not None else None
+    criterion = load_criterion(loss) if loss is not None else None if step is not None else torch.nn.CrossEntropyLoss()
     model = call_factory(model_spec, make_model)
     if not isinstance(model, torch.nn.Module):
         raise FactoryError(f"--model: {model_spec}() must return a torch.nn.Module, got {type(model).__name__}")
-    data = call_factory(data_spec, make_data)
-    if isinstance(data, (tuple, list)):
-        if len(data) != 2:
-            raise FactoryError(
-                f"--data: {data_spec}() must return train_loader or (train_loader, val_loader), got {len(data)} items"
-            )
-        train_loader, val_loader = data
-    else:
-        train_loader, val_loader = data, None
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=momentum, weight_decay=weight_decay)
-    return Subject(model_spec, model, optimizer, torch.nn.CrossEntropyLoss(), train_loader, val_loader)
+    train_loader, val_loader, _ = split_data(call_factory(data_spec, make_data), data_spec)
+    return Subject(model_spec, model, choice.build(model.parameters(), 0.01), criterion, train_loader, val_loader,
+                   step_fn=step)
 
 
 def run_range_test(
@@ -316,7 +534,7 @@ def run_range_test(
     """
     from ..torch import LRFinder
 
-    finder = LRFinder(subject.model, subject.optimizer, subject.criterion, progress=progress)
+    finder = LRFinder(subject.model, subject.optimizer, subject.criterion, step_fn=subject.step_fn, progress=progress)
     kwargs: dict[str, Any] = {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "step_mode": step_mode}
     if subject.val_loader is not None and num_iter is not None:
         kwargs["val_every"] = max(1, num_iter // 50)

@@ -50,14 +50,15 @@ def summary_table(results: Results) -> str:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
         https://arxiv.org/abs/1506.01186 (Table 1).
     """
+    label, fmt = _metric(results)
     rows = [
-        "| policy | iterations | final test accuracy % (mean ± sd) | iterations to target | speedup vs fixed |",
+        f"| policy | iterations | final test {label} (mean ± sd) | iterations to target | speedup vs fixed |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, entry in results["policies"].items():
         hit = entry["iterations_to_target"]
         rows.append(
-            f"| {name} | {entry['iterations']:,} | {_pct(entry['accuracy_mean'])} ± {_pct(entry['accuracy_std'])} "
+            f"| {name} | {entry['iterations']:,} | {fmt(entry['accuracy_mean'])} ± {fmt(entry['accuracy_std'])} "
             f"| {'not reached' if hit is None else f'{hit:,}'} | {_ratio(entry['speedup'], '-')} |"
         )
     return "\n".join(rows)
@@ -85,24 +86,30 @@ def headline(results: Results) -> str:
     """
     fixed = results["policies"]["fixed"]
     best = results["best_cyclic_policy"]
-    target = _pct(results["target_accuracy"])
+    is_loss = _is_loss(results)
+    name, unit = ("loss", "") if is_loss else ("accuracy", "%")
+    fmt = _metric(results)[1]
+    target = fmt(results["target_accuracy"])
     if best is None:
         return (
-            f"Measured: no cyclic policy reached the fixed LR's final test accuracy ({target}%) within "
+            f"Measured: no cyclic policy reached the fixed LR's final test {name} ({target}{unit}) within "
             f"{results['iterations']:,} iterations, so the paper's {PAPER_RATIO}x was not matched on this run."
         )
     entry = results["policies"][best]
     speedup = results["speedup"]
-    lower = entry["accuracy_mean"] < fixed["accuracy_mean"]
-    met = speedup >= PAPER_RATIO and not lower
-    own = _pct(entry["accuracy_mean"])
-    if lower and own == target:  # equal once rounded: show the digits that differ
+    worse = entry["accuracy_mean"] > fixed["accuracy_mean"] if is_loss else entry["accuracy_mean"] < fixed["accuracy_mean"]
+    met = speedup >= PAPER_RATIO and not worse
+    own = fmt(entry["accuracy_mean"])
+    if worse and own == target:  # equal once rounded: show the digits that differ
         own, target = f"{100 * entry['accuracy_mean']:.3f}", f"{100 * fixed['accuracy_mean']:.3f}"
+        if is_loss:
+            own, target = f"{entry['accuracy_mean']:.8g}", f"{fixed['accuracy_mean']:.8g}"
+    side = ("above", "at or below") if is_loss else ("below", "at or above")
     return (
-        f"Measured: {best} reached the fixed LR's final test accuracy ({_pct(results['target_accuracy'])}%) after "
+        f"Measured: {best} reached the fixed LR's final test {name} ({fmt(results['target_accuracy'])}{unit}) after "
         f"{entry['iterations_to_target']:,} iterations, fixed after {fixed['iterations_to_target']:,}: "
-        f"a speedup of {speedup:.2f}x. Its own final accuracy was {own}%, "
-        f"{'below' if lower else 'at or above'} fixed's {target}%. The paper's CIFAR-10 ratio ({PAPER_RATIO}x "
+        f"a speedup of {speedup:.2f}x. Its own final {name} was {own}{unit}, "
+        f"{side[0] if worse else side[1]} fixed's {target}{unit}. The paper's CIFAR-10 ratio ({PAPER_RATIO}x "
         f"with no loss of accuracy) was {'matched' if met else 'not matched'} on this run."
     )
 
@@ -119,7 +126,8 @@ def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
         out_dir: the folder to write into; created if missing.
 
     Returns:
-        The path of each file written, by the keys of :data:`FILES`.
+        The path of each file written, by the keys of :data:`FILES` (no range-test
+        files when ``results["range_test"]`` is None).
 
     Raises:
         OSError: a file cannot be written (the folder is then marked ``INCOMPLETE``).
@@ -160,19 +168,20 @@ def write_outputs(results: Results, out_dir: str | Path) -> dict[str, Path]:
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    range_test = results["range_test"]
+    range_test = results.get("range_test")
     data = {key: value for key, value in results.items() if key != "range_test"}
     read = data["bounds"]
     bounds = Bounds(read["base_lr"], read["max_lr"], read["method"], read["explanation"], warnings=tuple(read["warnings"]))
     with OutputSet(out, manifest=FILES["results"]) as files:
-        files.write("range_test_json", FILES["range_test_json"], range_test.save)
-        files.write("range_test_csv", FILES["range_test_csv"], range_test.to_csv)
-        files.write("range_test_figure", FILES["range_test_figure"],
-                    lambda p: save_figure(range_test.plot(bounds=bounds), p, dpi=110))
+        if range_test is not None:  # None: the bounds were given, no range test ran
+            files.write("range_test_json", FILES["range_test_json"], range_test.save)
+            files.write("range_test_csv", FILES["range_test_csv"], range_test.to_csv)
+            files.write("range_test_figure", FILES["range_test_figure"],
+                        lambda p: save_figure(range_test.plot(bounds=bounds), p, dpi=110))
         files.write("figure", FILES["figure"], lambda p: save_figure(plot_reproduction(data), p, dpi=110))
         files.write("report", FILES["report"], lambda p: write_text(p, report_markdown(data)))
         files.write("results", FILES["results"], lambda p: write_text(p, json.dumps(data, indent=1) + "\n"))
-    return {key: files.written[key] for key in FILES}
+    return {key: files.written[key] for key in FILES if key in files.written}
 
 
 def report_markdown(results: Results) -> str:
@@ -264,11 +273,31 @@ def _result_section(results: Results) -> list[str]:
     settings, seeds = results["settings"], results["seeds"]
     iterations, per_epoch = results["iterations"], settings["iterations_per_epoch"]
     test_size = settings["split_sizes"]["test"]
+    is_loss = _is_loss(results)
+    name = "loss" if is_loss else "accuracy"
+    fmt = _metric(results)[1]
+    test_set = f"the {test_size} test samples" if test_size else "the test batches"
+    measured = (
+        f"- *final test loss*: the criterion's mean over {test_set} after the last update, mean ± sample "
+        f"standard deviation over the {len(seeds)} seeds."
+        if is_loss
+        else f"- *final test accuracy*: accuracy on {test_set} after the last update, mean ± sample "
+        f"standard deviation over the {len(seeds)} seeds."
+    )
+    noise = (
+        f"One test sample is worth {100 / test_size:.2f} points of accuracy, and the final accuracy of a single "
+        f"seed moves by several tenths of a point from seed to seed: with {len(seeds)} seeds, differences of a few "
+        "tenths are noise, and so is much of the spread in iterations to target once the curves flatten. "
+        "More seeds (`--seeds 10`) give steadier numbers."
+        if test_size and not is_loss
+        else "The final values move from seed to seed; more seeds (`--seeds 10`) give steadier numbers."
+    )
+    batch = settings["batch_size"]
     return [
         f"# CLR reproduction on `{results['task']}`",
         "",
         (
-            f"{results['task_description']}. {settings['optimizer']}, batch size {settings['batch_size']}, "
+            f"{results['task_description']}. {settings['optimizer']}, batch size {batch if batch else 'unknown'}, "
             f"{per_epoch} iterations per epoch; seeds {', '.join(map(str, seeds))}. Command: `{results['command']}`."
         ),
         "",
@@ -282,14 +311,11 @@ def _result_section(results: Results) -> list[str]:
             f"- *iterations*: optimizer updates each policy trained for, the same for all: {iterations:,} = "
             f"{iterations / per_epoch:g} epochs = {len(results['cycle_ends'])} cycles."
         ),
-        (
-            f"- *final test accuracy*: accuracy on the {test_size} test images after the last update, mean ± sample "
-            f"standard deviation over the {len(seeds)} seeds."
-        ),
-        f"- *target*: the `fixed` policy's final test accuracy, {_pct(results['target_accuracy'])}%.",
+        measured,
+        f"- *target*: the `fixed` policy's final test {name}, {fmt(results['target_accuracy'])}{'' if is_loss else '%'}.",
         (
             f"- *iterations to target*: the first evaluation (every {_every(results)} iterations, cycle ends included) "
-            "at which the policy's seed-mean test accuracy reached the target."
+            f"at which the policy's seed-mean test {name} reached the target{' (fell to it or below)' if is_loss else ''}."
         ),
         (
             "- *speedup vs fixed*: `fixed`'s iterations to target divided by the policy's; the headline speedup "
@@ -297,27 +323,29 @@ def _result_section(results: Results) -> list[str]:
             f"that reached the target first ({results['best_cyclic_policy'] or 'none did'})."
         ),
         "",
-        (
-            f"One test image is worth {100 / test_size:.2f} points of accuracy, and the final accuracy of a single "
-            f"seed moves by several tenths of a point from seed to seed: with {len(seeds)} seeds, differences of a few "
-            "tenths are noise, and so is much of the spread in iterations to target once the curves flatten. "
-            "More seeds (`--seeds 10`) give steadier numbers."
-        ),
+        noise,
         "",
     ]
 
 
 def _setup_section(results: Results) -> list[str]:
     settings, bounds, step = results["settings"], results["bounds"], results["step_size"]
+    label, fmt = _metric(results)
+    name = label.removesuffix(" %")
+    if bounds["method"] == "given":
+        source = f"- Bounds given on the command line (`--bounds`), no range test: base_lr = {bounds['base_lr']:.4g}, "
+        source += f"max_lr = {bounds['max_lr']:.4g}."
+    else:
+        source = (
+            "- Range test: `cyclr.torch.LRFinder` in automatic mode (a coarse exponential sweep, then the paper's "
+            f"linear sweep over {settings['range_test_epochs']} epochs, validation {name} measured about 50 times), "
+            f"read by `result.suggest()`: base_lr = {bounds['base_lr']:.4g}, max_lr = {bounds['max_lr']:.4g}. "
+            f"Reading ({bounds['method']}): {bounds['explanation']}."
+        )
     return [
         "## Setup",
         "",
-        (
-            "- Range test: `cyclr.torch.LRFinder` in automatic mode (a coarse exponential sweep, then the paper's "
-            f"linear sweep over {settings['range_test_epochs']} epochs, validation accuracy measured about 50 times), "
-            f"read by `result.suggest()`: base_lr = {bounds['base_lr']:.4g}, max_lr = {bounds['max_lr']:.4g}. "
-            f"Reading ({bounds['method']}): {bounds['explanation']}."
-        ),
+        source,
         *(f"- Range-test warning: {warning}" for warning in bounds["warnings"]),
         (
             f"- Step size: {step} iterations = {settings['epochs_per_step']:g} epochs (the paper recommends 2-10); "
@@ -329,14 +357,14 @@ def _setup_section(results: Results) -> list[str]:
         ),
         (
             "- `fixed` is the constant LR of this grid (one below base_lr, the bounds, their geometric mean, one "
-            "above max_lr) with the best final validation accuracy, mean over seeds; the test split played no part "
+            f"above max_lr) with the best final validation {name}, mean over seeds; the test split played no part "
             "in the choice:"
         ),
         "",
-        "| constant LR | final val accuracy % | final test accuracy % | |",
+        f"| constant LR | final val {label} | final test {label} | |",
         "|---:|---:|---:|---|",
         *(
-            f"| {row['lr']:.4g} | {_pct(row['val_accuracy_mean'])} | {_pct(row['test_accuracy_mean'])} | "
+            f"| {row['lr']:.4g} | {fmt(row['val_accuracy_mean'])} | {fmt(row['test_accuracy_mean'])} | "
             + ("chosen |" if row["lr"] == results["fixed_lr"] else "|")
             for row in results["fixed_lr_grid"]
         ),
@@ -346,17 +374,18 @@ def _setup_section(results: Results) -> list[str]:
 
 def _policies_section(results: Results) -> list[str]:
     ends = results["cycle_ends"]
+    label, fmt = _metric(results)
     return [
         "Policies, all trained from the same initial weights and batch order per seed:",
         "",
         *(f"- `{name}`: {entry['definition']}." for name, entry in results["policies"].items()),
         "",
-        "Seed-mean test accuracy (%) at each cycle end, where the cyclic LRs are back at base_lr:",
+        f"Seed-mean test {label.replace(' %', ' (%)')} at each cycle end, where the cyclic LRs are back at base_lr:",
         "",
         "| policy | " + " | ".join(f"it. {end:,}" for end in ends) + " |",
         "|---|" + "---:|" * len(ends),
         *(
-            f"| {name} | " + " | ".join(_pct(a) for a in entry["accuracy_at_cycle_ends"]) + " |"
+            f"| {name} | " + " | ".join(fmt(a) for a in entry["accuracy_at_cycle_ends"]) + " |"
             for name, entry in results["policies"].items()
         ),
         "",
@@ -385,19 +414,23 @@ def _paper_section(results: Results) -> list[str]:
 
 
 def _files_section(results: Results) -> list[str]:
+    name = _metric(results)[0].removesuffix(" %")
+    range_test = [
+        (
+            f"- `{FILES['range_test_figure']}`: the range test's training loss and validation {name} against "
+            "learning rate, with the bounds used shaded."
+        ),
+        f"- `{FILES['range_test_json']}`, `{FILES['range_test_csv']}`: the range test's curve.",
+    ]
     return [
         "## Files",
         "",
         (
-            f"- `{FILES['figure']}`: seed-mean test accuracy against iteration for every policy (band: ± one standard "
+            f"- `{FILES['figure']}`: seed-mean test {name} against iteration for every policy (band: ± one standard "
             "deviation over seeds; dashed line: the target; dotted: cycle ends), with each policy's learning rate "
             "against iteration beneath."
         ),
-        (
-            f"- `{FILES['range_test_figure']}`: the range test's training loss and validation accuracy against "
-            "learning rate, with the bounds used shaded."
-        ),
-        f"- `{FILES['range_test_json']}`, `{FILES['range_test_csv']}`: the range test's curve.",
+        *(range_test if results["bounds"]["method"] != "given" else []),
         f"- `{FILES['results']}`: every number in this report, with the per-seed curves.",
         "",
     ]
@@ -419,6 +452,17 @@ def _runtime_section(results: Results) -> list[str]:
 
 def _pct(value: float) -> str:
     return f"{100 * value:.2f}"
+
+
+def _is_loss(results: Results) -> bool:
+    return bool((results.get("metric") or {}).get("name") == "loss")
+
+
+def _metric(results: Results) -> tuple[str, Callable[[float], str]]:
+    """The metric's column label and its formatter: accuracy in %, or the loss as it is."""
+    if _is_loss(results):
+        return "loss", lambda value: f"{value:.4g}"
+    return "accuracy %", _pct
 
 
 def _ratio(value: float | None, missing: str) -> str:

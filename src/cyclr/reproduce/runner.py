@@ -67,7 +67,7 @@ def range_test_on_task(task: Any, seed: int = 0, epochs: int | None = None, prog
 
 
 def run_reproduction(
-    task_name: str = "digits",
+    task_name: str | Any = "digits",
     seeds: int = 3,
     *,
     epochs: int | None = None,
@@ -75,6 +75,7 @@ def run_reproduction(
     epochs_per_step: float | None = None,
     progress: bool = True,
     num_threads: int | None = 1,
+    bounds: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Run the experiment: a range test for the bounds, then every policy on the same budget and seeds.
 
@@ -82,7 +83,8 @@ def run_reproduction(
     The default (digits, 3 seeds) takes about half a minute on 2 CPU cores.
 
     Args:
-        task_name: a name from :func:`cyclr.reproduce.tasks.available_tasks`.
+        task_name: a name from :func:`cyclr.reproduce.tasks.available_tasks`, or a task object
+            (a :class:`~cyclr.reproduce.custom.FactoryTask`, say).
         seeds: runs per policy; seed ``s`` fixes the initial weights and the batch order.
         epochs: the training budget (default: the task's); small values make a quick smoke run.
         range_test_epochs: length of the range test's linear sweep (default: the task's).
@@ -90,11 +92,12 @@ def run_reproduction(
         progress: show progress bars.
         num_threads: torch's intra-op threads while it runs (None: unchanged); one
             is fastest for the bundled models.
+        bounds: ``(base_lr, max_lr)`` to train with instead of running the range test.
 
     Returns:
         The content of ``results.json`` (see :func:`cyclr.reproduce.summary.summarise`,
         plus ``command``, ``settings`` and ``runtime_seconds``), and the
-        :class:`cyclr.RangeTestResult` under ``range_test``.
+        :class:`cyclr.RangeTestResult` under ``range_test`` (None with ``bounds``).
 
     Raises:
         ValueError: an unknown task, a count that is not positive, or a budget
@@ -119,7 +122,7 @@ def run_reproduction(
     from .training import torch_threads
 
     with torch_threads(num_threads):
-        return _run(task_name, seeds, epochs, range_test_epochs, epochs_per_step, progress)
+        return _run(task_name, seeds, epochs, range_test_epochs, epochs_per_step, progress, bounds)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,24 +155,29 @@ def _recipe(task: Any, epochs: int | None, range_test_epochs: int | None, epochs
 
 
 def _run(
-    task_name: str,
+    task_name: str | Any,
     seeds: int,
     epochs: int | None,
     range_test_epochs: int | None,
     epochs_per_step: float | None,
     progress: bool,
+    given_bounds: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
+    from ..suggest import Bounds
     from .tasks import load_task
 
     seed_count = check.positive_int("seeds", seeds)
     if not isinstance(progress, bool):
         raise TypeError(f"progress must be a bool, got {progress!r}")
-    task = load_task(task_name)
+    task = load_task(task_name) if isinstance(task_name, str) else task_name
     recipe = _recipe(task, epochs, range_test_epochs, epochs_per_step)
 
     started = time.perf_counter()
-    range_test = range_test_on_task(task, seed=0, epochs=recipe.range_test_epochs, progress=progress)
-    bounds = range_test.suggest()
+    if given_bounds is None:
+        range_test = range_test_on_task(task, seed=0, epochs=recipe.range_test_epochs, progress=progress)
+        bounds = range_test.suggest()
+    else:
+        range_test, bounds = None, Bounds(*given_bounds, "given", "given with --bounds; no range test was run")
     range_test_seconds = time.perf_counter() - started
 
     plan = make_plan(bounds.base_lr, bounds.max_lr, task.iterations_per_epoch, recipe.epochs, recipe.epochs_per_step)
@@ -178,9 +186,10 @@ def _run(
     total_seconds = time.perf_counter() - started
 
     results = summarise(task, plan, bounds, fixed_lr, grid, curves, seed_list)
-    results["command"] = f"cyclr reproduce --task {task.name} --seeds {seed_count}" + "".join(
+    named = getattr(task, "command_args", f"--task {task.name}")
+    results["command"] = f"cyclr reproduce {named} --seeds {seed_count}" + "".join(
         f" --{flag} {value:g}" for flag, value in recipe.overrides.items() if value is not None
-    )
+    ) + ("" if given_bounds is None else f" --bounds {given_bounds[0]:g} {given_bounds[1]:g}")
     results["settings"] = _settings(task, recipe)
     results["runtime_seconds"] = {
         "range_test": round(range_test_seconds, 2),
@@ -202,8 +211,9 @@ def _train_policies(
             lr: _train_seeds(task, plan, plan.learning_rates("fixed", lr), seeds, bar, f"fixed {lr:.3g}")
             for lr in plan.fixed_grid
         }
-        # Chosen on validation accuracy only, so the test split stays untouched by the choice.
-        fixed_lr = max(grid, key=lambda lr: float(np.mean(grid[lr]["val"][:, -1])))
+        # Chosen on the validation metric only, so the test split stays untouched by the choice.
+        best = max if task.metric == "accuracy" else min
+        fixed_lr = best(grid, key=lambda lr: float(np.mean(grid[lr]["val"][:, -1])))
         curves = {"fixed": grid[fixed_lr]}
         for policy in POLICIES[1:]:
             curves[policy] = _train_seeds(task, plan, plan.learning_rates(policy, fixed_lr), seeds, bar, policy)
@@ -235,8 +245,8 @@ def _settings(task: Any, recipe: _Recipe) -> dict[str, Any]:
         "range_test_epochs": recipe.range_test_epochs,
         "iterations_per_epoch": task.iterations_per_epoch,
         "batch_size": task.batch_size,
-        "split_sizes": {"train": len(task.train), "val": len(task.val), "test": len(task.test)},
-        "optimizer": f"SGD(momentum={task.momentum:g}, weight_decay={task.weight_decay:g})",
+        "split_sizes": task.split_sizes,
+        "optimizer": task.optimizer.describe(),
     }
 
 

@@ -15,25 +15,31 @@ __all__ = ["iterations_to_reach", "summarise"]
 Curves = Mapping[str, np.ndarray]
 
 
-def iterations_to_reach(iterations: Sequence[int], accuracy: Sequence[float], target: float) -> int | None:
-    """The first iteration at which ``accuracy`` reaches ``target``.
+def iterations_to_reach(
+    iterations: Sequence[int], accuracy: Sequence[float], target: float, higher_is_better: bool = True
+) -> int | None:
+    """The first iteration at which ``accuracy`` (or a loss) reaches ``target``.
 
     Args:
         iterations: the evaluation points.
-        accuracy: the accuracy measured at each point.
-        target: the accuracy to reach.
+        accuracy: the metric measured at each point.
+        target: the value to reach.
+        higher_is_better: False for a loss: reaching means falling to ``target`` or below.
 
     Returns:
-        The first of ``iterations`` whose accuracy is at least ``target``, or None if none is.
+        The first of ``iterations`` whose value is at least (for a loss: at most) ``target``, or None if none is.
 
     Examples:
         >>> iterations_to_reach([0, 10, 20], [0.5, 0.8, 0.9], target=0.8)
         10
         >>> iterations_to_reach([0, 10, 20], [0.5, 0.8, 0.9], target=0.95) is None
         True
+        >>> iterations_to_reach([0, 10, 20], [2.0, 0.7, 0.3], target=0.5, higher_is_better=False)
+        20
     """
+    sign = 1.0 if higher_is_better else -1.0
     for iteration, value in zip(iterations, accuracy):
-        if value >= target - 1e-12:  # the target is itself an average of the same sums
+        if sign * value >= sign * target - 1e-12 * max(1.0, abs(target)):  # the target is an average of the same sums
             return int(iteration)
     return None
 
@@ -65,7 +71,9 @@ def summarise(
         ``gamma``, ``fixed_lr`` and ``fixed_lr_grid``, ``target_accuracy`` (the
         ``fixed`` policy's final test accuracy), ``policies`` (per policy: final
         accuracy, iterations to target, speedup, curve) and the
-        ``best_cyclic_policy`` with its ``speedup``.
+        ``best_cyclic_policy`` with its ``speedup``, and ``metric``: ``{"name", "higher_is_better"}``.
+        The ``accuracy`` keys hold the task's metric: accuracy for the bundled
+        tasks, the loss for a regression task (``metric["name"] == "loss"``).
 
     Examples:
         >>> from types import SimpleNamespace
@@ -85,13 +93,15 @@ def summarise(
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
         https://arxiv.org/abs/1506.01186 (Table 1: iterations to the fixed LR's accuracy).
     """
+    metric = getattr(task, "metric", "accuracy")
+    higher = metric == "accuracy"
     target = float(np.mean(curves["fixed"]["test"][:, -1]))
-    policies = {name: _policy_summary(name, curve, plan, target) for name, curve in curves.items()}
+    policies = {name: _policy_summary(name, curve, plan, target, higher) for name, curve in curves.items()}
     fixed_hit = policies["fixed"]["iterations_to_target"]
     for entry in policies.values():
         hit = entry["iterations_to_target"]
         entry["speedup"] = fixed_hit / hit if fixed_hit and hit else None
-    best = _best_cyclic_policy(policies)
+    best = _best_cyclic_policy(policies, higher)
     return {
         "task": task.name,
         "task_description": task.description,
@@ -113,10 +123,11 @@ def summarise(
         "policies": policies,
         "best_cyclic_policy": best,
         "speedup": policies[best]["speedup"] if best else None,
+        "metric": {"name": metric, "higher_is_better": higher},
     }
 
 
-def _policy_summary(name: str, curve: Curves, plan: TrainingPlan, target: float) -> dict[str, Any]:
+def _policy_summary(name: str, curve: Curves, plan: TrainingPlan, target: float, higher: bool) -> dict[str, Any]:
     """One policy's entry in ``results["policies"]``, without its speedup."""
     points = list(plan.points)
     test = curve["test"]
@@ -127,7 +138,7 @@ def _policy_summary(name: str, curve: Curves, plan: TrainingPlan, target: float)
         "accuracy_mean": float(mean[-1]),
         "accuracy_std": _std(test[:, -1]),
         "accuracies": [float(a) for a in test[:, -1]],
-        "iterations_to_target": iterations_to_reach(points, mean, target),
+        "iterations_to_target": iterations_to_reach(points, mean, target, higher),
         "diverged_runs": int(curve["diverged"].sum()),
         "accuracy_at_cycle_ends": [float(mean[points.index(end)]) for end in plan.cycle_ends],
         "curve": {
@@ -140,12 +151,13 @@ def _policy_summary(name: str, curve: Curves, plan: TrainingPlan, target: float)
     }
 
 
-def _best_cyclic_policy(policies: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The cyclic policy that reached the target first (the more accurate on a tie), or None."""
+def _best_cyclic_policy(policies: Mapping[str, Mapping[str, Any]], higher: bool = True) -> str | None:
+    """The cyclic policy that reached the target first (the better final metric on a tie), or None."""
     reached = {p: policies[p]["iterations_to_target"] for p in CYCLIC_POLICIES if policies[p]["iterations_to_target"]}
     if not reached:
         return None
-    return min(reached, key=lambda p: (reached[p], -policies[p]["accuracy_mean"]))
+    sign = -1.0 if higher else 1.0
+    return min(reached, key=lambda p: (reached[p], sign * policies[p]["accuracy_mean"]))
 
 
 def _grid_summary(lr: float, runs: Curves) -> dict[str, Any]:

@@ -6,14 +6,15 @@ import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from .tasks import Split, Task
+from .tasks import Split
 
-__all__ = ["RunCurve", "accuracy", "torch_threads", "train"]
+__all__ = ["RunCurve", "accuracy", "batch_loss", "torch_threads", "train"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,21 +106,23 @@ def accuracy(model: nn.Module, split: Split, batch_size: int = 1024) -> float:
 
 
 def train(
-    task: Task,
+    task: Any,
     learning_rates: np.ndarray,
     seed: int,
     points: list[int],
     progress: Callable[[int], None] | None = None,
 ) -> RunCurve:
-    """SGD on ``task`` with ``learning_rates[i]`` at update ``i``; accuracies after each of ``points`` updates.
+    """Train on ``task`` with ``learning_rates[i]`` at update ``i``; its metric after each of ``points`` updates.
 
-    The initial weights and the batch order depend only on ``seed``, so every
+    The task's optimizer, loss and metric are used (for the bundled tasks: SGD,
+    cross entropy, accuracy). The initial weights and the batch order depend
+    only on ``seed`` (torch's RNG is seeded for the run and restored after), so every
     policy run with the same seed starts from the same model and sees the same
     batches. A run whose loss turns non-finite stops; its last accuracies are
     carried to the remaining evaluation points.
 
     Args:
-        task: the task, with its SGD momentum and weight decay.
+        task: a :class:`~cyclr.reproduce.tasks.Task` or a :class:`~cyclr.reproduce.custom.FactoryTask`.
         learning_rates: the LR of every update; its length is the run's length.
         seed: fixes the initial weights and the batch order.
         points: the evaluation points, from 0 to ``len(learning_rates)``.
@@ -149,27 +152,34 @@ def train(
     total = len(learning_rates)
     if points[0] != 0 or points[-1] != total:
         raise ValueError(f"points must run from 0 to len(learning_rates)={total}, got {points[0]}..{points[-1]}")
+    with torch.random.fork_rng(devices=[]):  # dropout and a loader's shuffling depend only on the seed
+        torch.manual_seed(seed)
+        return _train(task, learning_rates, seed, points, progress)
+
+
+def _train(
+    task: Any, learning_rates: np.ndarray, seed: int, points: list[int], progress: Callable[[int], None] | None
+) -> RunCurve:
+    total = len(learning_rates)
     model = task.build_model(seed)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=float(learning_rates[0]), momentum=task.momentum, weight_decay=task.weight_decay
-    )
-    loss_fn = nn.CrossEntropyLoss()
+    optimizer = task.optimizer.build(model.parameters(), lr=float(learning_rates[0]))
+    criterion = task.make_criterion()
     loader = task.train_loader(seed)
     curve: dict[str, list[float]] = {"test": [], "val": []}
     diverged_at: int | None = None
 
     def record() -> None:
-        curve["test"].append(accuracy(model, task.test))
-        curve["val"].append(accuracy(model, task.val))
+        curve["test"].append(task.evaluate(model, "test"))
+        curve["val"].append(task.evaluate(model, "val"))
 
     record()
     step = 0
     while step < total and diverged_at is None:
-        for inputs, targets in loader:
+        for batch in loader:
             for group in optimizer.param_groups:
                 group["lr"] = float(learning_rates[step])
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(inputs), targets)
+            loss = batch_loss(model, batch, criterion, task.step_fn)
             if not math.isfinite(loss.item()):
                 diverged_at = step
                 break
@@ -185,6 +195,34 @@ def train(
     if diverged_at is not None:
         _carry_last(curve, points, progress)
     return RunCurve(points, curve["test"], curve["val"], diverged_at)
+
+
+def batch_loss(model: nn.Module, batch: Any, criterion: Any, step_fn: Any = None) -> torch.Tensor:
+    """The loss of one batch: ``step_fn(model, batch)``, or ``criterion(model(inputs), targets)``.
+
+    Args:
+        model: the model.
+        batch: an ``(inputs, targets)`` pair, or anything ``step_fn`` takes.
+        criterion: the loss function (unused with ``step_fn``).
+        step_fn: ``step_fn(model, batch) -> loss``, or None.
+
+    Returns:
+        The loss, a tensor with one element.
+
+    Examples:
+        >>> import torch
+        >>> model, batch = torch.nn.Linear(2, 1), (torch.ones(3, 2), torch.zeros(3, 1))
+        >>> batch_loss(model, batch, torch.nn.MSELoss()).ndim
+        0
+        >>> batch_loss(model, batch, None, step_fn=lambda m, b: m(b[0]).sum().reshape(1)).shape
+        torch.Size([])
+    """
+    if step_fn is not None:
+        loss = step_fn(model, batch)
+    else:
+        inputs, targets = batch
+        loss = criterion(model(inputs), targets)
+    return loss.reshape(()) if loss.ndim else loss
 
 
 def _carry_last(curve: dict[str, list[float]], points: list[int], progress: Callable[[int], None] | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -122,6 +123,31 @@ class Task:
     range_test_epochs: int
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    # What reproduce evaluates (higher is better), and no step_fn: batches are (inputs, labels).
+    metric: ClassVar[str] = "accuracy"
+    step_fn: ClassVar[None] = None
+
+    @property
+    def optimizer(self) -> Any:
+        """SGD with the task's momentum and weight decay, as a :class:`cyclr.reproduce.find.OptimizerChoice`."""
+        from ..find import OptimizerChoice
+
+        return OptimizerChoice("sgd", self.momentum, self.weight_decay)
+
+    @property
+    def split_sizes(self) -> dict[str, int]:
+        """Samples in each split."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def make_criterion(self) -> nn.Module:
+        """Cross entropy, the loss every bundled task trains on."""
+        return nn.CrossEntropyLoss()
+
+    def evaluate(self, model: nn.Module, split: str) -> float:
+        """Accuracy of ``model`` on ``"val"`` or ``"test"``."""
+        from ..training import accuracy
+
+        return accuracy(model, {"val": self.val, "test": self.test}[check.choice("split", split, ("val", "test"))])
 
     @property
     def iterations_per_epoch(self) -> int:
