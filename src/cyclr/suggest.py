@@ -841,8 +841,9 @@ def bounds_from_metric(
     ``rise_start`` (10%) of its rise to that peak. ``max_lr``: the knee of the
     rise - the point farthest above the straight line from the base to the peak
     (Kneedle), i.e. where the rise slows - or the middle of the rise when it
-    never slows; but at least half the peak's LR, when the metric keeps
-    improving past the knee (a plateau that is not yet ragged). The peak itself
+    never slows; but at least half the peak's LR when the knee has done two
+    thirds of the rise and the metric climbs on slowly to its peak (a plateau,
+    not a second rise). The peak itself
     is never ``max_lr``: it is too high for long training; it is the bounds'
     ``one_cycle_max_lr``.
 
@@ -933,11 +934,13 @@ def bounds_from_metric(
         how = "the middle of a rise that does not slow before its peak"
     base_lr, max_lr = float(x[base]), float(x[top])
     half_peak = float(x[peak]) / 2.0
-    if half_peak > max_lr:
-        # The metric keeps improving past the knee up to its peak: the study in
-        # PAPER.md found about half the peak LR safe for long training.
+    # a plateau: the knee has done most (2/3) of the rise, the rest is a slow climb, not a second rise
+    plateau = bool(s[top] - s[base] >= 2.0 / 3.0 * (s[peak] - s[base]))
+    if half_peak > max_lr and plateau:
+        # The metric keeps improving slowly past the knee up to its peak: the study
+        # in PAPER.md found about half the peak LR safe for long training.
         max_lr = half_peak
-        how = f"half the LR of the metric's peak (the rise's knee at {x[top]:.3g} is lower)"
+        how = f"half the LR of the metric's peak, on the plateau past the rise's knee at {x[top]:.3g}"
     if base_lr <= 0:
         # the rise starts at the first point, lr=0: the next measured LR is where it is under way
         base_lr = float(x[base + 1]) if base + 1 < top else max_lr / 4.0
