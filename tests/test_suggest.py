@@ -99,7 +99,12 @@ def test_metric_on_log_axis() -> None:
     x = np.log10(lrs)
     curve = np.interp(x, [-4, -3, -2, -1, 0], [0.1, 0.1, 0.9, 0.95, 0.1])
     b = bounds_from_metric(lrs, curve, log_x=True)
-    assert b.max_lr == pytest.approx(1e-2, rel=0.3)
+    # the knee of the rise, read on the log axis, is at 1e-2 ...
+    assert lrs[b.details["max_index"]] == pytest.approx(1e-2, rel=0.3)
+    # ... but the metric still improves up to its peak at 0.1: max_lr is half the peak's LR
+    assert b.details["peak_lr"] == pytest.approx(0.1, rel=0.3)
+    assert b.max_lr == pytest.approx(b.details["peak_lr"] / 2)
+    assert b.one_cycle_max_lr == pytest.approx(b.details["peak_lr"])
 
 
 @pytest.mark.parametrize(

@@ -43,9 +43,23 @@ from .schedules import CyclicSchedule, recommended_step_size
 LOSS_METHODS = ("valley", "steepest", "min_div10")
 DEFAULT_LOSS_METHOD = "valley"
 SUGGEST_METHODS = ("auto", "metric", *LOSS_METHODS)
-# A change counts as signal when it exceeds this many noise standard deviations:
-# the extremes of a smoothed pure-noise curve of a few dozen points stay within it.
+# A change counts as signal when it exceeds this many noise standard deviations
+# (see :func:`signal_factor`, which lowers it for long curves).
 NOISE_FACTOR = 5.0
+
+
+def signal_factor(n: int) -> float:
+    """Noise standard deviations a smoothed curve of ``n`` points must move by to count as signal.
+
+    ``min(NOISE_FACTOR, 3 + 12 / sqrt(n))``: 5 up to 36 points, 4.2 at 100, 3.7
+    at 300. In pure Gaussian noise, smoothed and measured as here, the drop
+    from the highest point to the lowest one after it stays below
+    ``3 + 12 / sqrt(n)`` noise levels in 99% of curves (its 99th percentile is
+    about 5.7, 5.1, 4.2, 3.5 and 3.4 for 20, 50, 100, 300 and 1000 points): a
+    longer curve averages more points per smoothed value, so a smaller move is
+    already signal. Short curves keep the fixed factor 5.
+    """
+    return min(NOISE_FACTOR, 3.0 + 12.0 / math.sqrt(max(int(n), 1)))
 
 
 class NoSuggestionError(ValueError):
@@ -80,10 +94,25 @@ class Bounds:
         details: the numbers behind the reading (indices, levels, LRs).
         warnings: reasons to double-check the bounds (e.g. the sweep ended too early).
         group_ratios: LR of each parameter group relative to the first, as in the test.
+        max_lr_interval: ``(low, high)``, how sure the reading is: the LRs around
+            ``max_lr`` that the curve cannot tell apart from it (for the metric
+            reading, where the smoothed metric stays within one noise level of
+            its value at ``max_lr``; for a loss reading, the steep drop of the
+            loss). None: unknown; a wide interval means a flat, uninformative curve.
+        one_cycle_max_lr: the peak for a 1cycle schedule (``torch.optim.lr_scheduler.OneCycleLR``,
+            Smith 2018, https://arxiv.org/abs/1803.09820); None: ``max_lr``. It is
+            at least ``max_lr``: CLR's ``max_lr`` is visited again every cycle for
+            the whole of training, so it must stay well inside the range that
+            trains, while 1cycle visits its peak once, briefly, then anneals far
+            below it - it can sit nearer the divergence point, where the large LR
+            regularizes. From a metric: the LR where the metric peaks (before it
+            turns down); from a loss reading: halfway in log LR between ``max_lr``
+            and the loss minimum.
 
     Raises:
-        ValueError: a bound is not positive, ``max_lr < base_lr``, or a group
-            ratio is not positive.
+        ValueError: a bound is not positive, ``max_lr < base_lr``, a group
+            ratio is not positive, ``one_cycle_max_lr < max_lr``, or
+            ``max_lr_interval`` does not hold ``max_lr``.
 
     Examples:
         >>> from cyclr.suggest import Bounds
@@ -103,11 +132,24 @@ class Bounds:
     details: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     group_ratios: tuple[float, ...] = (1.0,)
+    max_lr_interval: tuple[float, float] | None = None
+    one_cycle_max_lr: float | None = None
 
     def __post_init__(self) -> None:
         base = check.positive("base_lr", self.base_lr)
         peak = check.positive("max_lr", self.max_lr)
         check.ordered("base_lr", base, "max_lr", peak)
+        if self.one_cycle_max_lr is None:
+            object.__setattr__(self, "one_cycle_max_lr", float(peak))
+        else:
+            check.ordered("max_lr", peak, "one_cycle_max_lr", check.positive("one_cycle_max_lr", self.one_cycle_max_lr))
+        if self.max_lr_interval is not None:
+            low, high = (float(v) for v in self.max_lr_interval)
+            if not (0 < low <= peak <= high and math.isfinite(high)):
+                raise ValueError(
+                    f"max_lr_interval must be (low, high) with 0 < low <= max_lr <= high, got {self.max_lr_interval!r}"
+                )
+            object.__setattr__(self, "max_lr_interval", (low, high))
         if not self.group_ratios:
             raise ValueError("group_ratios must not be empty")
         for i, ratio in enumerate(self.group_ratios):
@@ -192,21 +234,53 @@ class Bounds:
             peak = [self.max_lr * r for r in self.group_ratios]
         return {"base_lr": base, "max_lr": peak, "step_size_up": step, "mode": mode, **kwargs}
 
+    def one_cycle_lr_kwargs(self, **kwargs: Any) -> dict[str, Any]:
+        """Keyword arguments for a 1cycle schedule (``torch.optim.lr_scheduler.OneCycleLR``).
+
+        Args:
+            **kwargs: passed through: ``total_steps`` (or ``epochs`` and
+                ``steps_per_epoch``) and any other argument of the schedule.
+
+        Returns:
+            ``{"max_lr": one_cycle_max_lr, **kwargs}``, ``max_lr`` a per-group
+            list when the test had several parameter groups.
+
+        Examples:
+            >>> from cyclr.suggest import Bounds
+            >>> Bounds(0.01, 0.04, "metric", one_cycle_max_lr=0.1).one_cycle_lr_kwargs(total_steps=1000)
+            {'max_lr': 0.1, 'total_steps': 1000}
+
+        References:
+            Smith, "A disciplined approach to neural network hyper-parameters: Part 1",
+            2018, https://arxiv.org/abs/1803.09820 (the 1cycle policy)
+        """
+        peak: float | list[float] = float(self.one_cycle_max_lr)  # type: ignore[arg-type]
+        if len(self.group_ratios) > 1:
+            peak = [float(self.one_cycle_max_lr) * r for r in self.group_ratios]  # type: ignore[arg-type]
+        return {"max_lr": peak, **kwargs}
+
     def to_dict(self) -> dict[str, Any]:
         """The bounds as JSON-able data.
 
         Returns:
-            Every field, with ``details`` a dict and ``warnings`` a list.
+            Every field, with ``details`` a dict and ``warnings`` and ``max_lr_interval`` lists.
 
         Examples:
             >>> from cyclr.suggest import Bounds
             >>> Bounds(0.001, 0.004, "valley").to_dict()["max_lr"]
             0.004
         """
-        return dataclasses.asdict(self) | {"details": dict(self.details), "warnings": list(self.warnings)}
+        interval = None if self.max_lr_interval is None else list(self.max_lr_interval)
+        return dataclasses.asdict(self) | {"details": dict(self.details), "warnings": list(self.warnings),
+                                           "max_lr_interval": interval}
 
     def __str__(self) -> str:
         text = f"base_lr={self.base_lr:.4g}, max_lr={self.max_lr:.4g} ({self.method}): {self.explanation}"
+        if self.max_lr_interval is not None:
+            low, high = self.max_lr_interval
+            text += f"\n  max_lr interval: {low:.3g} .. {high:.3g}"
+        if self.one_cycle_max_lr != self.max_lr:
+            text += f"\n  1cycle max_lr: {self.one_cycle_max_lr:.4g}"
         return text + "".join(f"\n  warning: {w}" for w in self.warnings)
 
 
@@ -478,7 +552,8 @@ def _loss_curve(
     drop = float(smoothed[top] - smoothed[low])
     noise = noise_level(y)
     scale = max(float(np.abs(smoothed).max()), 1e-12)
-    if _flat(smoothed, noise, scale):
+    factor = signal_factor(smoothed.size)
+    if _flat(smoothed, noise, scale, factor):
         raise NoSuggestionError(
             f"the loss curve is flat (range {np.ptp(smoothed):.3g} vs noise {noise:.3g}): no LR in the sweep "
             "trains; widen the sweep or check the model and data"
@@ -488,17 +563,41 @@ def _loss_curve(
             "the loss never decreases: training diverged at once or start_lr is already too high; "
             "lower start_lr"
         )
-    if drop <= NOISE_FACTOR * noise or drop <= 1e-3 * scale:
-        raise NoSuggestionError(f"the loss does not fall clearly (drop {drop:.3g} vs noise {noise:.3g})")
+    if not (drop > factor * noise and drop > 1e-3 * scale):
+        raise NoSuggestionError(
+            f"the loss does not fall clearly (drop {drop:.3g} vs noise {noise:.3g}; "
+            f"needs more than {factor:.2g} times the noise for {smoothed.size} points)"
+        )
     warnings: list[str] = []
-    if low >= smoothed.size - max(2, smoothed.size // 20):
+    if _still_moving(smoothed, low, noise, falling=True):
         warnings.append("the loss is still falling at the end of the sweep: end_lr may be too low")
     return _LossCurve(x, y, smoothed, low, top, drop, tuple(warnings))
 
 
-def _flat(smoothed: np.ndarray, noise: float, scale: float) -> bool:
+def _flat(smoothed: np.ndarray, noise: float, scale: float, factor: float) -> bool:
     spread = float(np.ptp(smoothed))
-    return spread <= NOISE_FACTOR * noise or spread <= 1e-3 * scale
+    return spread <= factor * noise or spread <= 1e-3 * scale
+
+
+def _still_moving(smoothed: np.ndarray, extreme: int, noise: float, falling: bool) -> bool:
+    """True when the curve's best point is at its end and the last stretch still moves that way beyond noise.
+
+    ``smoothed`` is oriented so that ``falling`` says which way is better. A
+    curve that has flattened (a validation loss resting near zero) has its
+    extreme at the end by chance and does not count: the last tenth of the
+    points must move that way by twice the noise of the smoothed curve and
+    by 1% of its range.
+    """
+    n = smoothed.size
+    tail = max(2, n // 10)
+    if extreme < n - max(2, n // 20) or n <= tail:
+        return False
+    move = float(smoothed[-1 - tail] - smoothed[-1])
+    if not falling:
+        move = -move
+    # the smoothed points average about a window of raw points: their noise is noise / sqrt(window)
+    # and by a hundredth of the curve's range (a noiseless curve levelling off still creeps)
+    return move > max(2.0 * noise / math.sqrt(default_window(n)), 0.01 * float(np.ptp(smoothed)))
 
 
 def _local_slopes(x: np.ndarray, y: np.ndarray, half: int) -> np.ndarray:
@@ -686,6 +785,8 @@ def bounds_from_loss(
         >>> from cyclr.suggest import bounds_from_loss
         >>> print(bounds_from_loss(lrs, losses))
         base_lr=0.0007814, max_lr=0.003126 (valley): max_lr = middle of the loss valley [0.000933, 0.0105] in log LR; base_lr = max_lr / 4
+          max_lr interval: 0.000933 .. 0.0105
+          1cycle max_lr: 0.0115
 
     References:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
@@ -702,6 +803,8 @@ def bounds_from_loss(
     details: dict[str, Any] = {"min_lr": float(c.lrs[c.low]), "min_loss": float(c.smooth[c.low]), "drop": c.drop}
     details |= reading
     details["divisor"] = divisor
+    a, b = _valley_span(c)
+    min_lr = float(c.lrs[c.low])
     return Bounds(
         base_lr=peak / divisor,
         max_lr=peak,
@@ -710,6 +813,8 @@ def bounds_from_loss(
         details=details,
         warnings=c.warnings,
         group_ratios=tuple(group_ratios),
+        max_lr_interval=(min(peak, float(c.lrs[a])), max(peak, float(c.lrs[b]))),
+        one_cycle_max_lr=max(peak, math.sqrt(peak * min_lr)),
     )
 
 
@@ -729,11 +834,22 @@ def bounds_from_metric(
 ) -> Bounds:
     """The paper's reading of a validation metric against LR.
 
-    ``base_lr``: the first LR where the smoothed metric has made ``rise_start``
-    (10%) of its rise. ``max_lr``: the knee of the rise - the point farthest
-    above the straight line from the base to the peak (Kneedle), i.e. where the
-    rise slows - or the middle of the rise when it never slows before turning
-    down. The peak itself is never returned: it is too high for long training.
+    The peak is the top of the metric's first hump: its highest point before it
+    first falls clearly (by two noise levels, or a tenth of its rise if that is
+    less): a later, higher peak past a dip is not usable by a schedule that
+    passes through the dip. ``base_lr``: the first LR where the smoothed metric has made
+    ``rise_start`` (10%) of its rise to that peak. ``max_lr``: the knee of the
+    rise - the point farthest above the straight line from the base to the peak
+    (Kneedle), i.e. where the rise slows - or the middle of the rise when it
+    never slows; but at least half the peak's LR when the knee has done two
+    thirds of the rise and the metric climbs on slowly to its peak (a plateau,
+    not a second rise). The peak itself
+    is never ``max_lr``: it is too high for long training; it is the bounds'
+    ``one_cycle_max_lr``.
+
+    The reading needs a rise larger than noise: :func:`signal_factor` noise
+    levels, the noise estimated from the curve's second differences
+    (:func:`noise_level`).
 
     Args:
         lrs: the LRs where the metric was measured (increasing).
@@ -782,23 +898,25 @@ def bounds_from_metric(
     oriented = y if higher_is_better else -y
     s = smooth(oriented)
     axis = np.log10(x) if log_x else x
-    peak = int(np.argmax(s))
-    start = int(np.argmin(s[: peak + 1]))
-    rise = float(s[peak] - s[start])
+    top_all = int(np.argmax(s))
+    start = int(np.argmin(s[: top_all + 1]))
+    rise = float(s[top_all] - s[start])
     noise = noise_level(oriented)
     scale = max(float(np.abs(s).max()), 1e-12)
-    if _flat(s, noise, scale):
+    factor = signal_factor(s.size)
+    if _flat(s, noise, scale, factor):
         raise NoSuggestionError(
             f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
         )
-    if peak == 0 or peak == start:
+    if top_all == 0 or top_all == start:
         raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
-    if rise <= NOISE_FACTOR * noise or rise <= 1e-3 * scale:
+    if not (rise > factor * noise and rise > 1e-3 * scale):
         raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
+    peak = _first_peak(s, start, min(0.1 * rise, 2.0 * noise))
     seg = s[start : peak + 1]
-    base = start + int(np.argmax(seg >= s[start] + rise_start * rise))
+    base = start + int(np.argmax(seg >= s[start] + rise_start * (s[peak] - s[start])))
     warnings: list[str] = []
-    if peak >= s.size - 2:
+    if _still_moving(s, top_all, noise, falling=False):
         warnings.append("the metric is still rising at the end of the sweep: end_lr may be too low")
     if base >= peak:
         raise NoSuggestionError("the metric jumps to its peak in one point: measure it more often")
@@ -810,12 +928,19 @@ def bounds_from_metric(
         top = knee
         how = "the knee of the rise, where it slows"
     else:
-        # A rise that never bends before turning down: the study in PAPER.md found
-        # about half the peak LR safe; take the middle of the rise on the LR axis.
+        # A rise that never bends before turning down: take the middle of the rise on the LR axis.
         mid = axis[base] + 0.5 * (axis[peak] - axis[base])
         top = base + max(1, int(np.argmin(np.abs(axis[base : peak + 1] - mid))))
         how = "the middle of a rise that does not slow before its peak"
     base_lr, max_lr = float(x[base]), float(x[top])
+    half_peak = float(x[peak]) / 2.0
+    # a plateau: the knee has done most (2/3) of the rise, the rest is a slow climb, not a second rise
+    plateau = bool(s[top] - s[base] >= 2.0 / 3.0 * (s[peak] - s[base]))
+    if half_peak > max_lr and plateau:
+        # The metric keeps improving slowly past the knee up to its peak: the study
+        # in PAPER.md found about half the peak LR safe for long training.
+        max_lr = half_peak
+        how = f"half the LR of the metric's peak, on the plateau past the rise's knee at {x[top]:.3g}"
     if base_lr <= 0:
         # the rise starts at the first point, lr=0: the next measured LR is where it is under way
         base_lr = float(x[base + 1]) if base + 1 < top else max_lr / 4.0
@@ -824,9 +949,16 @@ def bounds_from_metric(
         # In a range test the metric also rises with the steps taken, so its onset
         # can sit close to the knee; the paper's 1/3-1/4 rule keeps a real cycle.
         base_lr = max_lr / max_ratio
+    if peak - base < 3:
+        warnings.append(
+            f"the metric's rise is resolved by only {peak - base + 1} points: the reading is coarse; "
+            "measure the metric more often (val_every) or end the sweep lower"
+        )
+    interval = _within_noise(x, s, max_lr, noise)
     details = {
         "base_index": base,
         "max_index": top,
+        "peak_index": peak,
         "peak_lr": float(x[peak]),
         "peak_value": float(y[peak]),
         "start_value": float(y[start]),
@@ -841,12 +973,42 @@ def bounds_from_metric(
         explanation=(
             (f"base_lr = max_lr / {max_ratio:g} (the metric's onset was closer to max_lr)" if capped
              else f"base_lr where the metric starts to rise ({rise_start:.0%} of its rise)")
-            + f", max_lr at {how}; peak at {x[peak]:.3g} not used"
+            + f", max_lr at {how}; peak at {x[peak]:.3g} (too high for CLR; the 1cycle max_lr)"
         ),
         details=details,
         warnings=tuple(warnings),
         group_ratios=tuple(group_ratios),
+        max_lr_interval=interval,
+        one_cycle_max_lr=max(max_lr, float(x[peak])),
     )
+
+
+def _first_peak(s: np.ndarray, start: int, tolerance: float) -> int:
+    """Index of the highest point of ``s`` from ``start`` until it first falls ``tolerance`` below it.
+
+    A ragged curve can recover after a deep dip and peak again at a higher LR;
+    that later peak is not a usable LR for a schedule that passes through the dip.
+    """
+    best = start
+    for i in range(start, s.size):
+        if s[i] > s[best]:
+            best = i
+        elif s[i] < s[best] - tolerance:
+            break
+    return best
+
+
+def _within_noise(x: np.ndarray, s: np.ndarray, lr: float, noise: float) -> tuple[float, float]:
+    """LRs around ``lr`` where the smoothed, oriented metric stays within ``noise`` of its value at ``lr``."""
+    level = float(np.interp(lr, x, s))
+    i = int(np.searchsorted(x, lr))
+    lo, hi = i, i
+    while lo > 0 and abs(s[lo - 1] - level) <= noise:
+        lo -= 1
+    while hi < s.size - 1 and abs(s[hi + 1] - level) <= noise:
+        hi += 1
+    low = min(lr, float(x[lo])) if x[lo] > 0 else lr
+    return low, max(lr, float(x[min(hi, s.size - 1)]))
 
 
 # --- the reading policy ---------------------------------------------------------------

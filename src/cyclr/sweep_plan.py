@@ -48,6 +48,12 @@ MIN_LINEAR_STEPS = 20
 """Fewest steps of the automatic mode's linear sweep that still make a curve to read."""
 MIN_COARSE_ITER = 10
 """Fewest steps of the coarse sweep."""
+MIN_METRIC_POINTS = 12
+"""Fewest metric measurements the automatic mode's linear sweep should end with.
+
+One that diverges with fewer (``val_every`` is sized for the whole sweep) is run
+again up to where it diverged; the metric reading needs at least 8.
+"""
 VALIDATIONS_PER_SWEEP = 30
 """How many times the default ``val_every`` measures the metric in one sweep."""
 EXP_RATIO = 100.0
@@ -545,7 +551,11 @@ class SweepPlan:
 
         In automatic mode: the coarse sweep without validation, ``loop.restart()``,
         then the linear sweep (its result carries the coarse one as ``coarse``).
-        Otherwise the one sweep. Each result is handed to ``publish`` as soon as
+        When that linear sweep, validated, diverges with fewer than
+        :data:`MIN_METRIC_POINTS` measurements, it runs once more from the same
+        start up to the LR where it diverged, so every measurement falls in the
+        usable range (its settings keep ``first_linear_end`` and
+        ``first_linear_metric_points``). Otherwise the one sweep. Each result is handed to ``publish`` as soon as
         it exists (the finder keeps it as ``finder.result``); when a stage
         raises, its partial curve is published and attached to the exception
         (:func:`partial_result`) before the exception goes on.
@@ -594,6 +604,14 @@ class SweepPlan:
                 recorder = self.recorder(self.sweep, "single", **settings)
             loop.train(recorder, validate)
             result = recorder.result()
+            if coarse is not None and validate and _too_few_metric_points(result):
+                first_end = recorder.sweep.end_lr
+                loop.restart()
+                sweep = RangeSweep(0.0, float(result.stop_lr), self.num_iter, "linear")  # type: ignore[arg-type]
+                recorder = self.recorder(sweep, "main", **settings, first_linear_end=first_end,
+                                         first_linear_metric_points=len(result.metric_steps))
+                loop.train(recorder, validate)
+                result = recorder.result()
             result.coarse = coarse
             publish(result)
             check_not_exhausted(result, loop.batches_drawn, 1 if coarse is None else MIN_LINEAR_STEPS, data_name)
@@ -602,6 +620,16 @@ class SweepPlan:
             if recorder is not None:
                 publish(partial_result(recorder, exc, coarse))
             raise
+
+
+def _too_few_metric_points(result: RangeTestResult) -> bool:
+    """True when a sweep diverged early, with fewer than :data:`MIN_METRIC_POINTS` measurements."""
+    return (
+        result.stop_reason in ("diverged", "non_finite")
+        and result.stop_lr is not None
+        and result.stop_lr > 0
+        and len(result.metric_steps) < MIN_METRIC_POINTS
+    )
 
 
 def _single_sweep(
@@ -626,6 +654,7 @@ __all__ = [
     "MIN_AUTO_ITER",
     "MIN_COARSE_ITER",
     "MIN_LINEAR_STEPS",
+    "MIN_METRIC_POINTS",
     "ProgressBar",
     "SweepLoop",
     "SweepPlan",

@@ -1,0 +1,164 @@
+"""The readings on curves recorded from real range tests (tests/data/range_curves.json).
+
+``digits_*``: loss-only range tests of a small MLP on scikit-learn's digits
+(batch 2: a very noisy loss). The others: the automatic range test of
+benchmarks/suggest_suite.py (linear sweep, validation metric every ~3 steps).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from cyclr.suggest import (
+    LOSS_METHODS,
+    Bounds,
+    NoSuggestionError,
+    bounds_from_loss,
+    bounds_from_metric,
+    noise_level,
+    signal_factor,
+    smooth,
+)
+
+CURVES: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "range_curves.json").read_text())
+
+
+def metric_bounds(name: str) -> Bounds:
+    c = CURVES[name]
+    return bounds_from_metric(c["metric_lrs"], c["metric_values"], higher_is_better="acc" in c["metric"])
+
+
+# --- the loss-only reading ---------------------------------------------------------------
+
+
+def test_a_loss_falling_by_five_noise_levels_is_read() -> None:
+    # a real curve whose loss falls by exactly 5 noise levels (1.00 vs 0.20): the
+    # old rule (drop must exceed 5x) refused it with every method
+    c = CURVES["digits_batch2_linear_to_0.015"]
+    y = np.asarray(c["losses"])[10:-10]  # what the readings keep (5% trimmed each end)
+    s = smooth(np.asarray(c["losses"]))[10:-10]
+    low = int(np.argmin(s))
+    assert (s[: low + 1].max() - s[low]) / noise_level(y) == pytest.approx(5.0, abs=0.1)
+    expected = {"valley": 0.0086, "steepest": 0.013, "min_div10": 0.00143}
+    for method in LOSS_METHODS:
+        b = bounds_from_loss(c["lrs"], c["losses"], method=method)
+        assert b.max_lr == pytest.approx(expected[method], rel=0.15), method
+        assert b.base_lr == pytest.approx(b.max_lr / 4)
+        # the loss is lowest at the sweep's end and still falling there: the warning is true
+        assert any("still falling" in w for w in b.warnings)
+        low_lr, high_lr = b.max_lr_interval  # type: ignore[misc]
+        assert low_lr <= b.max_lr <= high_lr
+        assert b.max_lr <= b.one_cycle_max_lr <= b.details["min_lr"]  # type: ignore[operator]
+
+
+def test_a_loss_that_does_not_move_is_refused() -> None:
+    # the same model at LRs of 1e-7..1e-6: nothing trains, the curve is noise
+    c = CURVES["digits_batch2_linear_tiny_lr"]
+    for method in LOSS_METHODS:
+        with pytest.raises(NoSuggestionError, match="flat"):
+            bounds_from_loss(c["lrs"], c["losses"], method=method)
+
+
+def test_signal_factor() -> None:
+    assert signal_factor(20) == 5.0 and signal_factor(36) == pytest.approx(5.0)
+    assert signal_factor(100) == pytest.approx(4.2)
+    assert signal_factor(300) < signal_factor(100)
+
+
+def test_pure_noise_is_refused_in_most_curves() -> None:
+    # the factor is the 99th percentile of a smoothed Gaussian-noise curve's drop
+    rng = np.random.default_rng(0)
+    lrs = np.geomspace(1e-5, 1.0, 100)
+    refused = 0
+    for _ in range(200):
+        try:
+            bounds_from_loss(lrs, 2.0 + 0.1 * rng.normal(size=lrs.size))
+        except NoSuggestionError:
+            refused += 1
+    assert refused >= 194
+
+
+# --- the metric reading ------------------------------------------------------------------
+
+
+def test_a_plateau_past_the_knee_reads_half_the_peak() -> None:
+    # MNIST CNN, SGD: accuracy rises by 0.08, then stays within noise of its top up to
+    # ~0.3; the knee (0.076) was timid, the best constant LR of the training runs was 0.1
+    b = metric_bounds("mnist_cnn_seed1")
+    assert b.details["peak_lr"] == pytest.approx(0.204, rel=0.1)
+    assert b.max_lr == pytest.approx(0.102, rel=0.1)
+    assert b.base_lr == pytest.approx(0.0247, rel=0.1)
+    assert b.one_cycle_max_lr == pytest.approx(0.204, rel=0.1)
+    low, high = b.max_lr_interval  # type: ignore[misc]
+    assert low < b.max_lr < high and high > 1.5 * b.max_lr  # on a plateau: many LRs read alike
+    assert b.warnings == ()
+
+
+def test_a_higher_peak_past_a_deep_dip_is_not_used() -> None:
+    # BN CNN, Adam: a first hump at ~0.035, a dip to 0.45, a higher second hump at ~0.2
+    b = metric_bounds("digits_bn_cnn_seed0")
+    assert b.details["peak_lr"] < 0.05
+    assert b.max_lr == pytest.approx(0.027, rel=0.15)
+    assert b.one_cycle_max_lr < 0.05
+
+
+def test_val_loss_reading_and_no_false_still_rising_warning() -> None:
+    b = metric_bounds("diabetes_mlp_seed0")
+    assert b.max_lr == pytest.approx(0.0156, rel=0.15)
+    assert b.base_lr == pytest.approx(0.0038, rel=0.15)
+    assert not any("still rising" in w for w in b.warnings)
+
+
+def test_still_rising_warning_when_true() -> None:
+    # small ResNet: accuracy climbs again over the last fifth of the sweep
+    assert any("still rising" in w for w in metric_bounds("digits_resnet_seed2").warnings)
+
+
+def test_flat_val_loss_near_zero_does_not_warn() -> None:
+    lrs = np.linspace(0.001, 0.1, 33)
+    val_loss = 2.0 * np.exp(-lrs / 0.005)  # falls, then rests near 0, lowest (barely) at the end
+    b = bounds_from_metric(lrs, val_loss, higher_is_better=False)
+    assert b.warnings == ()
+    rising = bounds_from_metric(lrs, np.interp(lrs, [0.0, 0.1], [0.1, 0.9]))
+    assert any("still rising" in w for w in rising.warnings)
+
+
+def test_ragged_metric_is_refused_and_the_loss_is_read() -> None:
+    # 1-D CNN: accuracy 0.25..0.45, ragged (range 4.6 noise levels over 32 points)
+    c = CURVES["signal1d_cnn_seed2"]
+    with pytest.raises(NoSuggestionError, match="flat"):
+        bounds_from_metric(c["metric_lrs"], c["metric_values"])
+    b = bounds_from_loss(c["lrs"], c["losses"])
+    assert b.max_lr == pytest.approx(0.287, rel=0.15)
+
+
+# --- Bounds ------------------------------------------------------------------------------
+
+
+def test_bounds_one_cycle_and_interval() -> None:
+    b = Bounds(0.01, 0.04, "metric")
+    assert b.one_cycle_max_lr == 0.04 and b.max_lr_interval is None
+    assert b.one_cycle_lr_kwargs(total_steps=100) == {"max_lr": 0.04, "total_steps": 100}
+    g = Bounds(0.01, 0.04, "metric", group_ratios=(1.0, 0.1), one_cycle_max_lr=0.1, max_lr_interval=(0.03, 0.05))
+    assert g.one_cycle_lr_kwargs()["max_lr"] == pytest.approx([0.1, 0.01])
+    d = g.to_dict()
+    assert d["max_lr_interval"] == [0.03, 0.05] and d["one_cycle_max_lr"] == 0.1
+    json.dumps(d)
+    text = str(g)
+    assert "max_lr interval: 0.03 .. 0.05" in text and "1cycle max_lr: 0.1" in text
+    with pytest.raises(ValueError, match="one_cycle_max_lr"):
+        Bounds(0.01, 0.04, "metric", one_cycle_max_lr=0.02)
+    with pytest.raises(ValueError, match="max_lr_interval"):
+        Bounds(0.01, 0.04, "metric", max_lr_interval=(0.05, 0.06))
+    params = [nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))]
+    opt = torch.optim.SGD([{"params": [params[0]]}, {"params": [params[1]]}], lr=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, **g.one_cycle_lr_kwargs(total_steps=10))
+    assert [group["max_lr"] for group in opt.param_groups] == pytest.approx([0.1, 0.01])
+    del sched
