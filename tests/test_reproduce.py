@@ -204,3 +204,29 @@ def test_plot_reproduction(tiny_results: dict[str, Any]) -> None:
     assert len(lr_ax.get_lines()) >= len(POLICIES)
     with pytest.raises(ValueError, match="at least one policy"):
         plot_reproduction({"policies": {}})
+
+
+def test_speedups_against_the_papers_fixed_steps_baseline() -> None:
+    from types import SimpleNamespace
+
+    from cyclr import Bounds
+    from cyclr.reproduce import POLICIES, make_plan, summarise
+
+    plan = make_plan(0.01, 0.04, iterations_per_epoch=4, epochs=4, epochs_per_step=1)
+    n = len(plan.points)
+
+    def curve(values: np.ndarray) -> dict:
+        return {"test": values[None], "val": values[None], "lr": np.full(n, 0.02), "diverged": np.zeros(1, bool)}
+
+    slow = np.linspace(0.5, 0.9, n)          # reaches its final 0.9 at the last point
+    fast = np.minimum(slow + 0.25, 0.95)     # passes 0.9 well before the end
+    curves = {name: curve(slow) for name in POLICIES}
+    curves["triangular"] = curve(fast)
+    results = summarise(SimpleNamespace(name="toy", description="toy"), plan, Bounds(0.01, 0.04, "valley", "x"),
+                        0.02, {0.02: curves["fixed"]}, curves, [0])
+    points = list(plan.points)
+    first = next(p for p, v in zip(points, fast) if v >= 0.9)
+    assert results["target_fixed_steps"] == pytest.approx(0.9)
+    assert results["policies"]["triangular"]["speedup_vs_fixed_steps"] == pytest.approx(points[-1] / first)
+    assert results["policies"]["fixed_steps"]["speedup_vs_fixed_steps"] == pytest.approx(1.0)
+    assert results["speedup_vs_fixed_steps"] == results["policies"][results["best_cyclic_policy"]]["speedup_vs_fixed_steps"]

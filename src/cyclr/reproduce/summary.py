@@ -101,6 +101,9 @@ def summarise(
     for entry in policies.values():
         hit = entry["iterations_to_target"]
         entry["speedup"] = fixed_hit / hit if fixed_hit and hit else None
+    steps_target, steps_hits = _speedups_against(curves, plan, "fixed_steps", higher) if "fixed_steps" in curves else (None, {})
+    for name, entry in policies.items():
+        entry["speedup_vs_fixed_steps"] = steps_hits.get(name)
     best = _best_cyclic_policy(policies, higher)
     return {
         "task": task.name,
@@ -123,8 +126,25 @@ def summarise(
         "policies": policies,
         "best_cyclic_policy": best,
         "speedup": policies[best]["speedup"] if best else None,
+        "target_fixed_steps": steps_target,
+        "speedup_vs_fixed_steps": policies[best]["speedup_vs_fixed_steps"] if best else None,
         "metric": {"name": metric, "higher_is_better": higher},
     }
+
+
+def _speedups_against(
+    curves: Mapping[str, Curves], plan: TrainingPlan, baseline: str, higher: bool
+) -> tuple[float, dict[str, float | None]]:
+    """Each policy's speedup to ``baseline``'s own final level: baseline's iterations to it over the policy's.
+
+    The paper's Table 1 compares against a constant LR with late drops (``fixed_steps``), as well as
+    against the best constant (``fixed``); this gives the former.
+    """
+    points = list(plan.points)
+    target = float(np.mean(curves[baseline]["test"][:, -1]))
+    hits = {name: iterations_to_reach(points, curve["test"].mean(axis=0), target, higher) for name, curve in curves.items()}
+    own = hits[baseline]
+    return target, {name: (own / hit if own and hit else None) for name, hit in hits.items()}
 
 
 def _policy_summary(name: str, curve: Curves, plan: TrainingPlan, target: float, higher: bool) -> dict[str, Any]:
