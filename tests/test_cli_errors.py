@@ -198,6 +198,8 @@ def mid_run_error() -> ValueError:
          "cyclr find: the coarse sweep diverged at once"),
         (FIND + ["--num-iter", "10"], "mid-run", "cyclr find: the range test failed: a batch had 3 columns, expected 4"),
         (FIND + ["--num-iter", "10"], "full-disk", "cyclr find: cannot write the results"),
+        (FIND + ["--num-iter", "10"], RuntimeError("mat1 and mat2 shapes\ncannot be multiplied"),
+         "cyclr find: RuntimeError during the run: mat1 and mat2 shapes cannot be multiplied"),
         (REPRODUCE + ["--epochs", "8", "--epochs-per-step", "1"], ValueError("loss is nan"),
          "cyclr reproduce: loss is nan"),
         (REPRODUCE + ["--epochs", "8", "--epochs-per-step", "1"], NoSuggestionError("flat curve"),
@@ -265,3 +267,12 @@ def test_plot_writes_where_it_says(places: dict[str, str], capsys: pytest.Captur
     code, out, err = run(PLOT + ["--step-size", "1e12", "-o", "big.svg"], capsys)
     assert code == 0, err
     assert out.strip() == "wrote big.svg" and Path("big.svg").read_bytes().lstrip().startswith(b"<?xml")
+
+
+def test_the_traceback_of_an_unexpected_error_is_shown_on_request(
+    places: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("cyclr.reproduce.find.run_range_test", failing_with(RuntimeError("boom")))
+    monkeypatch.setenv("CYCLR_TRACEBACK", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        run([a.format(**places) for a in FIND + ["--num-iter", "10"]], capsys)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -684,11 +685,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Set to any value to see the traceback of an unexpected error instead of its one-line summary.
+TRACEBACK_VARIABLE = "CYCLR_TRACEBACK"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``cyclr`` with ``argv`` (default: the command line); return the exit status.
 
     Every error is reported in one line on stderr: a bad argument exits 2
-    (before any work), a failure of the work itself exits 1.
+    (before any work), a failure of the work itself exits 1, also when it is
+    the user's model or data that raised (``CYCLR_TRACEBACK=1`` shows the traceback).
 
     Args:
         argv: the arguments after ``cyclr`` (default: ``sys.argv[1:]``).
@@ -718,6 +724,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # the user's model or data failed mid-run: one line, the traceback on request
+        if os.environ.get(TRACEBACK_VARIABLE):
+            raise
+        print(
+            f"cyclr {args.command}: {type(err).__name__} during the run: {_one_line(str(err))} "
+            f"(set {TRACEBACK_VARIABLE}=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":
