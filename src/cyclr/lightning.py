@@ -140,6 +140,12 @@ class CyclicLRCallback(Callback):
     # --- Lightning hooks ----------------------------------------------------------------
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Run the range test and install the scheduler, or, on resume, rebuild the saved one.
+
+        Args:
+            trainer: the running Trainer (its dataloader, strategy and precision are used).
+            pl_module: the module being fitted.
+        """
         optimizer = _the_optimizer(trainer, pl_module)
         loaded, self._loaded = self._loaded, None
         if loaded:
@@ -181,12 +187,22 @@ class CyclicLRCallback(Callback):
         rank_zero_info(f"cyclr bounds: {bounds}\ncyclr schedule: {type(self.scheduler).__name__}({self._kwargs})")
 
     def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint keeps: the scheduler's arguments, the bounds and the scheduler's state.
+
+        Returns:
+            The callback's state, empty before the scheduler is installed.
+        """
         if self.scheduler is None or self.bounds is None or self._kwargs is None:
             return {}
         return {"kwargs": self._kwargs, "bounds": _plugin.bounds_to_dict(self.bounds),
                 "scheduler": self.scheduler.state_dict()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Keep a checkpoint's state, used at the next ``on_train_start`` instead of a new range test.
+
+        Args:
+            state_dict: what :meth:`state_dict` returned.
+        """
         self._loaded = dict(state_dict) if state_dict else None
 
     # --- helpers ----------------------------------------------------------------------------

@@ -58,6 +58,17 @@ def signal_factor(n: int) -> float:
     about 5.7, 5.1, 4.2, 3.5 and 3.4 for 20, 50, 100, 300 and 1000 points): a
     longer curve averages more points per smoothed value, so a smaller move is
     already signal. Short curves keep the fixed factor 5.
+
+    Args:
+        n: the number of points of the curve.
+
+    Returns:
+        The factor, between 3 and :data:`NOISE_FACTOR`.
+
+    Examples:
+        >>> from cyclr.suggest import signal_factor
+        >>> signal_factor(20), round(signal_factor(100), 2), round(signal_factor(300), 2)
+        (5.0, 4.2, 3.69)
     """
     return min(NOISE_FACTOR, 3.0 + 12.0 / math.sqrt(max(int(n), 1)))
 

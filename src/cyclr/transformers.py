@@ -77,6 +77,12 @@ class CyclicLRCallback(TrainerCallback):
         result: the :class:`~cyclr.RangeTestResult` of the last test (None on resume).
         bounds: the :class:`~cyclr.Bounds` in use.
         scheduler: the installed scheduler.
+
+    Examples:
+        >>> import cyclr.transformers
+        >>> callback = cyclr.transformers.attach(trainer)  # doctest: +SKIP
+        >>> trainer.train()  # doctest: +SKIP
+        >>> callback.bounds, callback.scheduler  # doctest: +SKIP
     """
 
     def __init__(self, trainer: Trainer, plan: _plugin.SchedulePlan, val_batches: int, save: bool) -> None:
@@ -105,6 +111,14 @@ class CyclicLRCallback(TrainerCallback):
         return scheduler
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        """Run the range test and install the scheduler, unless a checkpoint's scheduler was loaded.
+
+        Args:
+            args: the Trainer's ``TrainingArguments``.
+            state: the Trainer's ``TrainerState``.
+            control: the Trainer's ``TrainerControl``.
+            **kwargs: the Trainer's other callback arguments (unused).
+        """
         trainer = self.trainer
         current = trainer.lr_scheduler
         if current is not self._placeholder or current.last_epoch > 0:
