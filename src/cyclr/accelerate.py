@@ -84,8 +84,12 @@ def range_test(
 
     Args:
         accelerator: the ``Accelerator`` that prepared the objects.
-        model, optimizer, train_loader: as returned by ``accelerator.prepare``.
-        criterion, step_fn, val_loader: as for :class:`cyclr.torch.LRFinder` and its ``range_test``.
+        model: the model, as returned by ``accelerator.prepare``.
+        optimizer: the optimizer, as returned by ``accelerator.prepare``.
+        train_loader: the training loader, as returned by ``accelerator.prepare``.
+        criterion: the loss, as for :class:`cyclr.torch.LRFinder`.
+        step_fn: ``step_fn(model, batch) -> loss``, as for :class:`cyclr.torch.LRFinder`.
+        val_loader: validation batches, as for :meth:`cyclr.torch.LRFinder.range_test`.
         progress: show a progress bar on the main process.
         options: further ``range_test`` options (``start_lr``, ``end_lr``, ``num_iter``, ...).
 

@@ -70,7 +70,8 @@ class CyclicLRCallback(Callback):
         cycle_momentum: also cycle SGD's momentum / Adam's beta1 between
             ``base_momentum`` and ``max_momentum``. Off by default: the user's
             momentum is kept (Adam's beta1 would otherwise drop to 0.8).
-        base_momentum, max_momentum: the momentum range with ``cycle_momentum``.
+        base_momentum: the momentum at the LR's peak, with ``cycle_momentum``.
+        max_momentum: the momentum at the LR's minimum, with ``cycle_momentum``.
         method: how to read the bounds, see :meth:`cyclr.RangeTestResult.suggest`.
         range_test: options of :meth:`cyclr.torch.LRFinder.range_test`
             (``start_lr``, ``end_lr``, ``num_iter``, ``step_mode``, ...); the

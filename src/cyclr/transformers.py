@@ -211,7 +211,9 @@ def attach(
         epochs_per_step: half a cycle in epochs of this process's data (the paper: 2-10).
         step_size_up: half a cycle in optimizer steps; overrides ``epochs_per_step``.
         gamma: the ``exp_range`` decay.
-        cycle_momentum, base_momentum, max_momentum: cycle momentum / beta1 in this range.
+        cycle_momentum: cycle momentum / beta1 opposite to the LR (off by default for the Adam family).
+        base_momentum: the momentum / beta1 at the LR's peak.
+        max_momentum: the momentum / beta1 at the LR's minimum.
         method: how to read the bounds; ``"valley"`` on the training loss by
             default (the Trainer's evaluation has no per-step metric to read).
         range_test: options of :meth:`cyclr.torch.LRFinder.range_test`.
