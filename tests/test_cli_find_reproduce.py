@@ -271,3 +271,12 @@ def test_reproduce_help_says_mnist_is_slower(capsys: pytest.CaptureFixture[str])
     code, out, _ = run_cli(["reproduce", "--help"], capsys)
     assert code == 0
     assert "mnist" in out and "longer" in out
+
+
+def test_flags_leave_a_unit_alone(capsys: pytest.CaptureFixture[str]) -> None:
+    from cyclr.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--task", "digits", "--epochs", "3", "--epochs-per-step", "2", "--no-progress"])
+    err = capsys.readouterr().err
+    assert "2 * --epochs-per-step = 4 epochs, " in err and "--epochs =" not in err, err

@@ -162,7 +162,7 @@ def check_budget(epochs: int, epochs_per_step: float, iterations_per_epoch: int)
         >>> check_budget(epochs=5, epochs_per_step=2.5, iterations_per_epoch=63)
         Traceback (most recent call last):
         ...
-        ValueError: epochs must cover at least one cycle (2 * epochs_per_step = 5 epochs = 316 iterations of 63 per epoch), got epochs=5 (315 iterations)
+        ValueError: epochs must cover at least one cycle (2 * epochs_per_step = 5 epochs, 316 iterations of 63 per epoch), got epochs=5 (315 iterations)
 
     References:
         Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
@@ -184,7 +184,7 @@ def check_budget(epochs: int, epochs_per_step: float, iterations_per_epoch: int)
         )
     if budget < 2 * step:
         raise ValueError(
-            f"epochs must cover at least one cycle (2 * epochs_per_step = {2 * epochs_per_step:g} epochs = "
+            f"epochs must cover at least one cycle (2 * epochs_per_step = {2 * epochs_per_step:g} epochs, "
             f"{2 * step} iterations of {iterations_per_epoch} per epoch), got epochs={epochs} ({budget} iterations)"
         )
     return step
