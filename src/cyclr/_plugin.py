@@ -23,7 +23,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from . import _validate as check
 from .rangetest import SUGGEST_METHODS, RangeTestResult
-from .schedules import recommended_step_size
+from .schedules import CYCLIC_BASE_MOMENTUM, CYCLIC_MAX_MOMENTUM, recommended_step_size
 from .suggest import Bounds
 from .torch import CyclicLR, OneCycleLR
 
@@ -46,8 +46,8 @@ class SchedulePlan:
     step_size_up: int | None = None
     gamma: float = 1.0
     cycle_momentum: bool = False
-    base_momentum: float = 0.8
-    max_momentum: float = 0.9
+    base_momentum: float = CYCLIC_BASE_MOMENTUM
+    max_momentum: float = CYCLIC_MAX_MOMENTUM
     method: str = "auto"
     range_test: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 

@@ -29,6 +29,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from . import _plugin
 from .rangetest import RangeTestResult
+from .schedules import CYCLIC_BASE_MOMENTUM, CYCLIC_MAX_MOMENTUM
 from .suggest import Bounds, NoSuggestionError
 from .torch import LRFinder
 
@@ -111,8 +112,8 @@ class CyclicLRCallback(Callback):
         step_size_up: int | None = None,
         gamma: float = 1.0,
         cycle_momentum: bool = False,
-        base_momentum: float = 0.8,
-        max_momentum: float = 0.9,
+        base_momentum: float = CYCLIC_BASE_MOMENTUM,
+        max_momentum: float = CYCLIC_MAX_MOMENTUM,
         method: str = "auto",
         range_test: Mapping[str, Any] | None = None,
         val_batches: int = 10,

@@ -28,6 +28,7 @@ from transformers import Trainer, TrainerCallback
 
 from . import _plugin
 from .rangetest import RangeTestResult
+from .schedules import CYCLIC_BASE_MOMENTUM, CYCLIC_MAX_MOMENTUM
 from .suggest import Bounds, NoSuggestionError
 from .torch import CyclicLR, LRFinder
 
@@ -181,8 +182,8 @@ def attach(
     step_size_up: int | None = None,
     gamma: float = 1.0,
     cycle_momentum: bool = False,
-    base_momentum: float = 0.8,
-    max_momentum: float = 0.9,
+    base_momentum: float = CYCLIC_BASE_MOMENTUM,
+    max_momentum: float = CYCLIC_MAX_MOMENTUM,
     method: str = "valley",
     range_test: Mapping[str, Any] | None = None,
     save: bool = True,
