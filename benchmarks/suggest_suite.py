@@ -525,8 +525,9 @@ def torch_lr_finder_reading(task: SuiteTask, seed: int) -> tuple[dict[str, Any],
     return out, time.perf_counter() - start
 
 
-def range_tests(task: SuiteTask, seed: int) -> dict[str, Any]:
-    """cyclr's range test and reading, the two reimplemented peers on its coarse curve, torch-lr-finder."""
+def range_tests(task: SuiteTask, seed: int, peers: bool = True) -> dict[str, Any]:
+    """cyclr's range test and reading, the two reimplemented peers on its coarse curve, torch-lr-finder
+    (``peers=False``: cyclr's alone, for a run that reuses the peers' rows of an earlier one)."""
     model = task.build_model(seed)
     optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
     start = time.perf_counter()
@@ -542,12 +543,14 @@ def range_tests(task: SuiteTask, seed: int) -> dict[str, Any]:
         readings[CYCLR] = {"error": str(exc)}
     coarse = result.coarse if result.coarse is not None else result
     lrs, losses = peer_loss_curve(coarse.lrs, coarse.losses)
-    for name, read in ((FASTAI, fastai_valley), (LIGHTNING, lightning_steepest)):
-        try:
-            readings[name] = _bounds(read(lrs, losses))
-        except NoSuggestionError as exc:
-            readings[name] = {"error": str(exc)}
-    readings[TLF], tlf_seconds = torch_lr_finder_reading(task, seed)
+    tlf_seconds = None
+    if peers:
+        for name, read in ((FASTAI, fastai_valley), (LIGHTNING, lightning_steepest)):
+            try:
+                readings[name] = _bounds(read(lrs, losses))
+            except NoSuggestionError as exc:
+                readings[name] = {"error": str(exc)}
+        readings[TLF], tlf_seconds = torch_lr_finder_reading(task, seed)
     metric = next((k for k in result.metrics if "acc" in k), "val_loss")
     return {
         "readings": readings,
@@ -630,7 +633,9 @@ def train_run(task: SuiteTask, seed: int, policy: dict[str, float]) -> dict[str,
 
 def _job(kind: str, name: str, tiny: bool, seed: int, policy: dict[str, float] | None = None) -> dict[str, Any]:
     task = get_task(name, tiny)
-    return range_tests(task, seed) if kind == "range" else train_run(task, seed, policy or {})
+    if kind in ("range", "range-cyclr"):
+        return range_tests(task, seed, peers=kind == "range")
+    return train_run(task, seed, policy or {})
 
 
 def _init_worker() -> None:
@@ -665,29 +670,56 @@ def const_name(lr: float) -> str:
     return f"constant {lr:g}"
 
 
-def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = False) -> dict[str, Any]:
-    """Run everything; returns the results dict (settings, per-seed numbers, per-task and overall summary)."""
+def reusable(earlier: dict[str, Any] | None, task: SuiteTask, seed: int) -> dict[str, Any] | None:
+    """The per-seed entry of an earlier run for ``task`` and ``seed``, if it ran the same task spec."""
+    if earlier is None:
+        return None
+    entry = earlier.get("tasks", {}).get(task.name)
+    if entry is None or entry.get("spec") != json.loads(json.dumps(task.describe())):
+        return None
+    return entry["seeds"].get(str(seed))  # type: ignore[no-any-return]
+
+
+def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = False,
+              reuse: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run everything; returns the results dict (settings, per-seed numbers, per-task and overall summary).
+
+    With ``reuse`` (the results of an earlier run), the constant-LR runs and the peers' readings and
+    runs of every task and seed it holds with the same spec are taken from it; only cyclr's range test,
+    reading and CLR run are done again (a quarter of the work, for iterating on the reading).
+    """
     tasks = [get_task(n, tiny) for n in names]
     start = time.perf_counter()
-    range_jobs = [("range", t.name, tiny, s) for t in tasks for s in range(seeds)]
+    earlier = {(t.name, s): reusable(reuse, t, s) for t in tasks for s in range(seeds)}
+    range_jobs = [("range" if earlier[t.name, s] is None else "range-cyclr", t.name, tiny, s)
+                  for t in tasks for s in range(seeds)]
     tests = dict(zip(((j[1], j[3]) for j in range_jobs), _run_jobs(range_jobs, workers, "range tests")))
     train_jobs: list[tuple] = []
     keys: list[tuple[str, int, str]] = []
+    runs: dict[tuple[str, int, str], dict[str, Any]] = {}
     for t in tasks:
         for s in range(seeds):
+            old = earlier[t.name, s]
             policies = {const_name(lr): {"lr": lr} for lr in t.grid}
             for reading in READINGS:
+                if old is not None and reading != CYCLR:
+                    tests[t.name, s]["readings"][reading] = old["range_tests"]["readings"][reading]
                 r = tests[t.name, s]["readings"][reading]
                 if "max_lr" in r:
                     policies[reading] = {"base_lr": r["base_lr"], "max_lr": r["max_lr"]}
             for pname, policy in policies.items():
+                if old is not None and pname != CYCLR and pname in old["runs"]:
+                    runs[t.name, s, pname] = old["runs"][pname]
+                    continue
                 train_jobs.append(("train", t.name, tiny, s, policy))
                 keys.append((t.name, s, pname))
-    runs = dict(zip(keys, _run_jobs(train_jobs, workers, "training runs")))
+    runs |= dict(zip(keys, _run_jobs(train_jobs, workers, "training runs")))
+    keys = list(runs)
     results: dict[str, Any] = {"settings": {
         "tasks": list(names), "seeds": seeds, "tiny": tiny, "workers": workers, "readings": list(READINGS),
         "peer_base_divisor": PEER_BASE_DIVISOR, "collapse_points": COLLAPSE_POINTS,
         "collapse_relative_percent": COLLAPSE_RELATIVE, "torch": torch.__version__,
+        "reused": sorted(f"{n}/{sd}" for (n, sd), old in earlier.items() if old is not None),
     }, "tasks": {}}
     for t in tasks:
         per_seed = {}
@@ -856,6 +888,9 @@ def format_summary(results: dict[str, Any]) -> str:
 def format_report(results: dict[str, Any]) -> str:
     parts = [format_task(n, e) for n, e in results["tasks"].items()]
     parts.append(format_summary(results))
+    reused = results["settings"].get("reused")
+    if reused:
+        parts.append(f"constant and peer rows reused from an earlier run for {len(reused)} task-seed(s)")
     parts.append(f"wall time {results['seconds']:.0f} s")
     return "\n\n".join(parts)
 
@@ -982,6 +1017,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", help="output folder (default runs/suggest-suite-<timestamp>)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
     parser.add_argument("--smoke", action="store_true", help="tiny budgets and grids (for tests)")
+    parser.add_argument("--reuse", help="results.json of an earlier run: take its constant and peer rows, "
+                        "rerun only cyclr's range test, reading and training")
     args = parser.parse_args(argv)
     names = args.tasks.split(",") if args.tasks else list(QUICK_TASKS if args.quick else TASKS)
     unknown = [n for n in names if n not in TASKS]
@@ -991,7 +1028,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out = args.out or os.path.join("runs", "suggest-suite-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     prepare_out(out, args.force)
     torch.set_num_threads(1)
-    results = run_suite(names, seeds, args.jobs, tiny=args.smoke)
+    reuse = None
+    if args.reuse:
+        try:
+            with open(args.reuse, encoding="utf-8") as f:
+                reuse = json.load(f)
+        except (OSError, ValueError) as exc:
+            parser.error(f"--reuse {args.reuse!r} cannot be read: {exc}")
+    results = run_suite(names, seeds, args.jobs, tiny=args.smoke, reuse=reuse)
     report = format_report(results)
     print(report)
     save(results, out, report)

@@ -8,6 +8,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
+from cyclr.suggest import first_peak
 from cyclr.torch import LRFinder
 
 
@@ -39,3 +40,35 @@ def test_an_early_divergence_is_swept_again_for_enough_metric_points() -> None:
     b = result.suggest()
     assert b.method == "metric"
     assert math.isfinite(b.max_lr)
+
+
+def test_a_rise_in_the_first_measurements_is_swept_again_finer() -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        digits = load_digits()
+        x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+        y = torch.tensor(digits.target)
+        train = [(x[i : i + 32], y[i : i + 32]) for i in range(0, 1200, 32)]
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        before = [p.detach().clone() for p in model.parameters()]
+
+        def val_fn(m: nn.Module) -> dict[str, float]:
+            with torch.no_grad():
+                return {"val_accuracy": float((m(x[1200:]).argmax(1) == y[1200:]).float().mean())}
+
+        finder = LRFinder(model, optimizer, nn.CrossEntropyLoss(), val_fn=val_fn, progress=False)
+        result = finder.range_test(train, num_iter=150, val_every=5)
+    finally:
+        torch.set_num_threads(threads)
+    # the first linear sweep (to twice the coarse minimum) had the accuracy peak within its
+    # first measurements; the second ran to twice that peak's LR, with as many measurements
+    assert result.settings["second_sweep"] == "zoom"
+    assert result.sweep is not None and result.sweep.end_lr < 0.75 * result.settings["first_linear_end"]
+    assert len(result) == 150 and len(result.metric_steps) == 30
+    peak = first_peak(result.metric_lrs, result.metrics["val_accuracy"])
+    assert peak is not None and peak[0] < result.sweep.end_lr
+    assert result.suggest().method == "metric"
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # restored after three sweeps

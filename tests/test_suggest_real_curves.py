@@ -16,12 +16,14 @@ import pytest
 import torch
 from torch import nn
 
+from cyclr.rangetest import RangeTestResult
 from cyclr.suggest import (
     LOSS_METHODS,
     Bounds,
     NoSuggestionError,
     bounds_from_loss,
     bounds_from_metric,
+    first_peak,
     noise_level,
     signal_factor,
     smooth,
@@ -162,3 +164,48 @@ def test_bounds_one_cycle_and_interval() -> None:
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, **g.one_cycle_lr_kwargs(total_steps=10))
     assert [group["max_lr"] for group in opt.param_groups] == pytest.approx([0.1, 0.01])
     del sched
+
+
+def test_a_ragged_stretch_past_the_peak_does_not_hide_a_clear_rise() -> None:
+    # BN CNN, Adam, first linear sweep: accuracy 0.13 -> 0.75 over four measurements, then
+    # jumps between 0.32 and 0.89 for the remaining 27 (batch norm at high LRs). Measured over
+    # the whole curve, that raggedness made the rise look like noise ("flat"); the noise of
+    # the usable part is what the rise is weighed against.
+    c = CURVES["digits_bn_cnn_seed1_first_sweep"]
+    b = bounds_from_metric(c["metric_lrs"], c["metric_values"])
+    assert b.method == "metric"
+    assert 0.01 < b.max_lr < b.details["peak_lr"] < 0.05
+    assert noise_level(c["metric_values"]) > b.details["noise"]
+    peak_lr, points = first_peak(c["metric_lrs"], c["metric_values"])  # type: ignore[misc]
+    assert peak_lr == b.details["peak_lr"] and points <= 6
+
+
+def test_the_finer_second_sweep_reads_below_the_first() -> None:
+    # GRU, Adam: the first sweep (to 0.277) put the rise in 4 points and max_lr at 0.047,
+    # above the LR whose constant runs collapsed (0.0316); the second sweep, to 0.189, rises
+    # more slowly in LR and reads it lower
+    first = metric_bounds("digits_rows_gru_seed0_first_sweep")
+    second = metric_bounds("digits_rows_gru_seed0_second_sweep")
+    assert first.max_lr == pytest.approx(0.047, rel=0.05)
+    assert second.max_lr < 0.0316 < first.max_lr
+
+
+def test_first_peak_is_none_without_a_rise() -> None:
+    lrs = np.linspace(0.0, 1.0, 30)
+    assert first_peak(lrs, np.full(30, 0.5)) is None
+    assert first_peak(lrs, np.linspace(0.9, 0.1, 30)) is None  # only falls: the sweep starts too high
+    assert first_peak(lrs[:3], [0.1, 0.5, 0.4]) is None  # too few points
+
+
+def test_a_diverged_sweep_does_not_say_end_lr_was_too_low() -> None:
+    lrs = np.linspace(0.0, 0.3, 60)
+    losses = 2.0 - 5 * lrs
+    accuracy = np.interp(lrs[::4], [0.0, 0.3], [0.1, 0.9])  # rising up to the last measurement
+    result = RangeTestResult(lrs, losses, smooth(losses), metrics={"val_accuracy": accuracy},
+                             metric_steps=np.arange(0, 60, 4), stop_reason="diverged", stop_step=59)
+    warnings = result.suggest().warnings
+    assert not any("end_lr" in w for w in warnings)
+    assert any("still rising where training diverged" in w for w in warnings)
+    finished = RangeTestResult(lrs, losses, smooth(losses), metrics={"val_accuracy": accuracy},
+                               metric_steps=np.arange(0, 60, 4))
+    assert any("end_lr may be too low" in w for w in finished.suggest().warnings)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,8 +12,11 @@ import pytest
 
 from cyclr import NoSuggestionError, RangeSweep
 from cyclr.rangetest import RangeTestRecorder, RangeTestResult
+from cyclr.suggest import first_peak
 from cyclr.sweep_plan import (
     COARSE_START_LR,
+    MIN_METRIC_POINTS,
+    ZOOM_FACTOR,
     SweepPlan,
     auto_num_iter,
     check_not_exhausted,
@@ -20,7 +25,10 @@ from cyclr.sweep_plan import (
     linear_end_from_coarse,
     partial_result,
     progress_bar,
+    second_sweep_end,
 )
+
+CURVES: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "range_curves.json").read_text())
 
 
 def test_defaults_are_the_automatic_two_stage_mode() -> None:
@@ -249,3 +257,72 @@ def test_the_torch_and_keras_finders_plan_the_same_sweep(
     by_keras_batches = planned_by(monkeypatch, lambda: keras_finder.range_test(batches, **options, **val_batches))
     assert common(by_torch) == common(by_keras) == common(by_keras_batches)
     assert by_torch.num_iter == options.get("num_iter", 8 * 19)
+
+
+# --- the finer second sweep ------------------------------------------------------------------
+
+
+class _Peaked(_Steps):
+    """A loop whose validation accuracy tops out at ``peak_lr`` and falls past it."""
+
+    def __init__(self, explode_lr: float, peak_lr: float) -> None:
+        super().__init__(explode_lr)
+        self.peak_lr = peak_lr
+
+    def train(self, recorder: RangeTestRecorder, validate: bool) -> None:
+        while not recorder.done:
+            lr = recorder.lr()
+            self.batches_drawn += 1
+            if recorder.record_loss(1.0 / (1.0 + 100 * lr) + (lr / self.explode_lr) ** 4):
+                return
+            if validate and recorder.step % 5 == 0:
+                x = lr / self.peak_lr
+                recorder.record_metrics({"val_accuracy": 0.1 + 0.8 * min(x, 1.0) - 0.6 * max(0.0, x - 1.0)})
+
+
+def test_a_peak_in_the_first_measurements_is_swept_again_finer() -> None:
+    published: list[RangeTestResult] = []
+    loop = _Peaked(explode_lr=0.5, peak_lr=0.05)  # the linear sweep ends at 0.33: 5 points up to the peak
+    result = SweepPlan.build(num_iter=150).run(loop, published.append, validate=True)
+    first, second = published[1], published[2]
+    assert [r.settings["stage"] for r in published] == ["coarse", "main", "main"] and result is second
+    assert loop.restarts == 2 and result.coarse is published[0]
+    assert result.settings["second_sweep"] == "zoom"
+    assert result.settings["first_linear_end"] == first.sweep.end_lr  # type: ignore[union-attr]
+    peak_lr, points = first_peak(first.metric_lrs, first.metrics["val_accuracy"])  # type: ignore[misc]
+    assert points < MIN_METRIC_POINTS
+    assert result.sweep == RangeSweep(0.0, ZOOM_FACTOR * peak_lr, 150, "linear")
+    # the usable part (up to the peak) now holds several times more measurements
+    assert first_peak(result.metric_lrs, result.metrics["val_accuracy"])[1] >= 2 * points  # type: ignore[index]
+    # at most two linear sweeps: the test costs at most twice the one-sweep test
+    assert loop.batches_drawn <= len(published[0]) + 2 * 150
+
+
+def test_a_sweep_read_from_enough_points_is_not_repeated() -> None:
+    published: list[RangeTestResult] = []
+    loop = _Peaked(explode_lr=0.5, peak_lr=0.2)  # the linear sweep ends at 0.33: 18 points up to the peak
+    SweepPlan.build(num_iter=150).run(loop, published.append, validate=True)
+    assert len(published) == 2 and loop.restarts == 1
+    assert second_sweep_end(published[1]) is None
+    # without validation there is no metric to zoom on
+    loop = _Peaked(explode_lr=0.5, peak_lr=0.05)
+    published.clear()
+    SweepPlan.build(num_iter=150).run(loop, published.append, validate=False)
+    assert len(published) == 2
+
+
+def test_second_sweep_end_on_a_real_range_test() -> None:
+    # a GRU on digits: accuracy peaked at lr 0.0945, 11th of 32 measurements, in a sweep to 0.277
+    c = CURVES["digits_rows_gru_seed0_first_sweep"]
+    lrs, values = np.asarray(c["metric_lrs"]), np.asarray(c["metric_values"])
+    recorder = RangeTestRecorder(RangeSweep(0.0, float(lrs[-1]), 256, "linear"))
+    for step in range(256):
+        recorder.record_loss(1.0)
+        i = int(np.searchsorted(lrs, recorder.lr(step)))
+        if i < lrs.size and np.isclose(lrs[i], recorder.lr(step)):
+            recorder.record_metrics({c["metric"]: float(values[i])})
+    end, reason = second_sweep_end(recorder.result())  # type: ignore[misc]
+    assert reason == "zoom" and end == pytest.approx(0.189, rel=0.02)
+    # the second sweep the same test recorded ended there
+    again = CURVES["digits_rows_gru_seed0_second_sweep"]
+    assert again["metric_lrs"][-1] == pytest.approx(end, rel=1e-6)

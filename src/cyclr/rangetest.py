@@ -15,6 +15,7 @@ References:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from . import _validate as check
 from ._io import atomic_write
 from .scale import _short, check_plain_data
 from .schedules import RangeSweep
-from .suggest import SUGGEST_METHODS, Bounds, NoSuggestionError, ema_update, suggest_bounds
+from .suggest import STILL_FALLING, STILL_RISING, SUGGEST_METHODS, Bounds, NoSuggestionError, ema_update, suggest_bounds
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -600,10 +601,18 @@ class RangeTestResult:
             https://arxiv.org/abs/1506.01186
         """
         log_x = options.pop("log_x", self.log_scale)
-        return suggest_bounds(
+        bounds = suggest_bounds(
             self.lrs, self.losses, self.metrics, self.metric_lrs, method=method, metric=metric, log_x=log_x,
             group_ratios=tuple(self.settings.get("group_ratios", (1.0,))), **options,
         )
+        if self.stop_reason not in ("diverged", "non_finite"):
+            return bounds
+        # the sweep ended where training diverged, not at end_lr: a higher end_lr would not help
+        where = f"lr={self.stop_lr:.3g}" if self.stop_lr is not None else "its last step"
+        true = {STILL_RISING: f"the metric was still rising where training diverged ({where}): the usable range "
+                              "ends abruptly there",
+                STILL_FALLING: f"the loss was still falling where training diverged ({where})"}
+        return dataclasses.replace(bounds, warnings=tuple(true.get(w, w) for w in bounds.warnings))
 
     def plot(self, bounds: Bounds | str | None = "auto", **kwargs: Any) -> Figure:
         """Loss (raw, smoothed), metrics and suggested bounds against LR; see :func:`cyclr.plot.plot_range_test`.

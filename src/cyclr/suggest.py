@@ -46,6 +46,10 @@ SUGGEST_METHODS = ("auto", "metric", *LOSS_METHODS)
 # A change counts as signal when it exceeds this many noise standard deviations
 # (see :func:`signal_factor`, which lowers it for long curves).
 NOISE_FACTOR = 5.0
+STILL_RISING = "the metric is still rising at the end of the sweep: end_lr may be too low"
+"""The warning of a metric reading whose best point is the sweep's last, still improving."""
+STILL_FALLING = "the loss is still falling at the end of the sweep: end_lr may be too low"
+"""The warning of a loss reading whose lowest point is the sweep's last, still falling."""
 
 
 def signal_factor(n: int) -> float:
@@ -581,7 +585,7 @@ def _loss_curve(
         )
     warnings: list[str] = []
     if _still_moving(smoothed, low, noise, falling=True):
-        warnings.append("the loss is still falling at the end of the sweep: end_lr may be too low")
+        warnings.append(STILL_FALLING)
     return _LossCurve(x, y, smoothed, low, top, drop, tuple(warnings))
 
 
@@ -906,29 +910,14 @@ def bounds_from_metric(
         raise NoSuggestionError(
             f"too few metric points: {x.size} (need {max(min_points, 4)}); measure the metric more often"
         )
-    oriented = y if higher_is_better else -y
-    s = smooth(oriented)
+    hump = _metric_hump(y if higher_is_better else -y)
+    s, start, peak, top_all, noise = hump.smooth, hump.start, hump.peak, hump.top, hump.noise
     axis = np.log10(x) if log_x else x
-    top_all = int(np.argmax(s))
-    start = int(np.argmin(s[: top_all + 1]))
-    rise = float(s[top_all] - s[start])
-    noise = noise_level(oriented)
-    scale = max(float(np.abs(s).max()), 1e-12)
-    factor = signal_factor(s.size)
-    if _flat(s, noise, scale, factor):
-        raise NoSuggestionError(
-            f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
-        )
-    if top_all == 0 or top_all == start:
-        raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
-    if not (rise > factor * noise and rise > 1e-3 * scale):
-        raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
-    peak = _first_peak(s, start, min(0.1 * rise, 2.0 * noise))
     seg = s[start : peak + 1]
     base = start + int(np.argmax(seg >= s[start] + rise_start * (s[peak] - s[start])))
     warnings: list[str] = []
     if _still_moving(s, top_all, noise, falling=False):
-        warnings.append("the metric is still rising at the end of the sweep: end_lr may be too low")
+        warnings.append(STILL_RISING)
     if base >= peak:
         raise NoSuggestionError("the metric jumps to its peak in one point: measure it more often")
     xn = (axis[base : peak + 1] - axis[base]) / (axis[peak] - axis[base])
@@ -992,6 +981,93 @@ def bounds_from_metric(
         max_lr_interval=interval,
         one_cycle_max_lr=max(max_lr, float(x[peak])),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Hump:
+    smooth: np.ndarray  # the smoothed metric, oriented so that higher is better
+    start: int  # lowest point before the highest one: where the rise starts
+    peak: int  # top of the first hump (see _first_peak)
+    top: int  # the highest point of the whole curve
+    noise: float
+
+
+def _metric_hump(oriented: np.ndarray) -> _Hump:
+    """The metric's first clear rise and its top, or NoSuggestionError when it has none.
+
+    The noise is measured on the curve up to a little past the first hump (the
+    usable part): a ragged stretch at high LRs, where a batch-norm net's
+    accuracy jumps between chance and its best, says nothing about the noise
+    of the rise, and measured over the whole curve it hid clear rises.
+    """
+    s = smooth(oriented)
+    top_all = int(np.argmax(s))
+    start = int(np.argmin(s[: top_all + 1]))
+    rise = float(s[top_all] - s[start])
+    noise = noise_level(oriented)
+    scale = max(float(np.abs(s).max()), 1e-12)
+    if top_all == 0 or top_all == start:
+        if _flat(s, noise, scale, signal_factor(s.size)):
+            raise NoSuggestionError(
+                f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
+            )
+        raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
+    peak = _first_peak(s, start, min(0.1 * rise, 2.0 * noise))
+    usable = min(s.size, peak + 1 + max(3, (peak + 1) // 2))
+    if usable < s.size:
+        noise = min(noise, noise_level(oriented[:usable]))
+    factor = signal_factor(usable)
+    if _flat(s, noise, scale, factor):
+        raise NoSuggestionError(
+            f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
+        )
+    if not (rise > factor * noise and rise > 1e-3 * scale):
+        raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
+    return _Hump(s, start, peak, top_all, noise)
+
+
+def first_peak(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool = True) -> tuple[float, int] | None:
+    """Where a range test's metric tops its first clear rise: the end of the usable LR range.
+
+    The same first hump :func:`bounds_from_metric` reads (its ``peak_lr``).
+    The automatic range test uses it to decide whether the usable part of its
+    linear sweep was measured often enough, and to sweep it again more finely.
+
+    Args:
+        lrs: the LRs where the metric was measured (increasing).
+        values: the metric at each of ``lrs``.
+        higher_is_better: False for loss-like metrics (val_loss).
+
+    Returns:
+        ``(peak_lr, points)``: the LR of the first hump's top and how many
+        finite measurements the sweep took up to it; None when the metric shows
+        no clear rise.
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr.suggest import first_peak
+        >>> lrs = np.linspace(0.0, 1.0, 30)
+        >>> accuracy = np.clip(10 * lrs, 0.1, 0.9) - 3 * np.clip(lrs - 0.2, 0, None)
+        >>> peak_lr, points = first_peak(lrs, accuracy)
+        >>> round(peak_lr, 3), points
+        (0.138, 5)
+        >>> first_peak(lrs, np.full(30, 0.5)) is None
+        True
+
+    References:
+        Smith, "Cyclical Learning Rates for Training Neural Networks", WACV 2017,
+        https://arxiv.org/abs/1506.01186 (section 3.3)
+    """
+    x, y = _as_curve(lrs, values, "values")
+    keep = np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < 4:
+        return None
+    try:
+        hump = _metric_hump(y if higher_is_better else -y)
+    except NoSuggestionError:
+        return None
+    return float(x[hump.peak]), hump.peak + 1
 
 
 def _first_peak(s: np.ndarray, start: int, tolerance: float) -> int:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 from . import _validate as check
 from .rangetest import RangeTestRecorder, RangeTestResult, check_stopping
 from .schedules import STEP_MODES, RangeSweep
-from .suggest import NoSuggestionError, smooth
+from .suggest import NoSuggestionError, default_metric, first_peak, is_loss_like, smooth
 
 COARSE_START_LR = 1e-7
 """Where the automatic mode's coarse exponential sweep starts: below any useful LR."""
@@ -54,6 +54,10 @@ MIN_METRIC_POINTS = 12
 One that diverges with fewer (``val_every`` is sized for the whole sweep) is run
 again up to where it diverged; the metric reading needs at least 8.
 """
+ZOOM_FACTOR = 2.0
+"""A second linear sweep ends at this many times the LR where the first one's metric peaked."""
+ZOOM_MAX_END_FRACTION = 0.75
+"""A second sweep is run only when it ends below this fraction of the first one's end."""
 VALIDATIONS_PER_SWEEP = 30
 """How many times the default ``val_every`` measures the metric in one sweep."""
 EXP_RATIO = 100.0
@@ -551,11 +555,14 @@ class SweepPlan:
 
         In automatic mode: the coarse sweep without validation, ``loop.restart()``,
         then the linear sweep (its result carries the coarse one as ``coarse``).
-        When that linear sweep, validated, diverges with fewer than
-        :data:`MIN_METRIC_POINTS` measurements, it runs once more from the same
-        start up to the LR where it diverged, so every measurement falls in the
-        usable range (its settings keep ``first_linear_end`` and
-        ``first_linear_metric_points``). Otherwise the one sweep. Each result is handed to ``publish`` as soon as
+        When that linear sweep, validated, read its usable part from too few
+        measurements, it runs once more from 0, finer (:func:`second_sweep_end`
+        says when and how far): up to the LR where it diverged, or up to
+        :data:`ZOOM_FACTOR` times the LR where the metric peaked. The second
+        sweep's settings keep ``first_linear_end``,
+        ``first_linear_metric_points`` and ``second_sweep`` (the reason). At
+        most two linear sweeps are run, so the test costs at most twice the
+        one-sweep test. Otherwise the one sweep. Each result is handed to ``publish`` as soon as
         it exists (the finder keeps it as ``finder.result``); when a stage
         raises, its partial curve is published and attached to the exception
         (:func:`partial_result`) before the exception goes on.
@@ -604,12 +611,15 @@ class SweepPlan:
                 recorder = self.recorder(self.sweep, "single", **settings)
             loop.train(recorder, validate)
             result = recorder.result()
-            if coarse is not None and validate and _too_few_metric_points(result):
+            second = second_sweep_end(result) if coarse is not None and validate else None
+            if second is not None:
+                publish(result)
                 first_end = recorder.sweep.end_lr
                 loop.restart()
-                sweep = RangeSweep(0.0, float(result.stop_lr), self.num_iter, "linear")  # type: ignore[arg-type]
+                sweep = RangeSweep(0.0, second[0], self.num_iter, "linear")
                 recorder = self.recorder(sweep, "main", **settings, first_linear_end=first_end,
-                                         first_linear_metric_points=len(result.metric_steps))
+                                         first_linear_metric_points=len(result.metric_steps),
+                                         second_sweep=second[1])
                 loop.train(recorder, validate)
                 result = recorder.result()
             result.coarse = coarse
@@ -622,14 +632,64 @@ class SweepPlan:
             raise
 
 
-def _too_few_metric_points(result: RangeTestResult) -> bool:
-    """True when a sweep diverged early, with fewer than :data:`MIN_METRIC_POINTS` measurements."""
-    return (
-        result.stop_reason in ("diverged", "non_finite")
-        and result.stop_lr is not None
-        and result.stop_lr > 0
-        and len(result.metric_steps) < MIN_METRIC_POINTS
-    )
+def second_sweep_end(result: RangeTestResult) -> tuple[float, str] | None:
+    """Where a finer second linear sweep should end, when the first read its usable part too coarsely.
+
+    A linear sweep's usable part - from 0 to where the metric tops its first
+    rise (:func:`cyclr.suggest.first_peak`) - is often a small fraction of it:
+    the end taken from the coarse sweep sits near where training diverges,
+    and the metric turns ragged long before that. Read from a handful of
+    points, the rise's knee is a guess. So:
+
+    - the sweep diverged with fewer than :data:`MIN_METRIC_POINTS`
+      measurements: sweep again up to the LR where it diverged (``"diverged"``);
+    - the metric peaked within its first :data:`MIN_METRIC_POINTS`
+      measurements: sweep again up to :data:`ZOOM_FACTOR` times the peak's LR
+      (``"zoom"``), when that is below :data:`ZOOM_MAX_END_FRACTION` of the
+      first sweep's end.
+
+    The second sweep has as many steps and measurements as the first, so its
+    LR rises more slowly and the usable part is read from several times more
+    points.
+
+    Args:
+        result: the first linear sweep's result, with its metrics.
+
+    Returns:
+        ``(end_lr, reason)``, or None when the first sweep is read from enough points.
+
+    Examples:
+        >>> import numpy as np
+        >>> from cyclr import RangeSweep
+        >>> from cyclr.rangetest import RangeTestRecorder
+        >>> from cyclr.sweep_plan import second_sweep_end
+        >>> recorder = RangeTestRecorder(RangeSweep(0.0, 1.0, 300, "linear"))
+        >>> for step in range(300):
+        ...     _ = recorder.record_loss(1.0)
+        ...     if step % 10 == 9:  # accuracy peaks at lr 0.14, then falls
+        ...         lr = recorder.lr(step)
+        ...         recorder.record_metrics({"val_accuracy": min(0.9, 0.1 + 8 * lr) - 2 * max(0.0, lr - 0.14)})
+        >>> end, reason = second_sweep_end(recorder.result())
+        >>> round(end, 2), reason
+        (0.26, 'zoom')
+    """
+    if result.sweep is None:
+        return None
+    stopped = result.stop_reason in ("diverged", "non_finite")
+    if stopped and (result.stop_lr is None or result.stop_lr <= 0):
+        return None
+    if stopped and len(result.metric_steps) < MIN_METRIC_POINTS:
+        return float(result.stop_lr), "diverged"  # type: ignore[arg-type]
+    name = default_metric(result.metrics)
+    if name is None:
+        return None
+    peak = first_peak(result.metric_lrs, result.metrics[name], higher_is_better=not is_loss_like(name))
+    if peak is None or peak[1] >= MIN_METRIC_POINTS:
+        return None
+    end = ZOOM_FACTOR * peak[0]
+    if not 0 < end < ZOOM_MAX_END_FRACTION * float(result.lrs[-1]):
+        return None
+    return end, "zoom"
 
 
 def _single_sweep(
@@ -660,6 +720,8 @@ __all__ = [
     "SweepPlan",
     "UNSIZED_AUTO_ITER",
     "VALIDATIONS_PER_SWEEP",
+    "ZOOM_FACTOR",
+    "ZOOM_MAX_END_FRACTION",
     "auto_num_iter",
     "check_not_exhausted",
     "default_step_mode",
@@ -667,5 +729,6 @@ __all__ = [
     "linear_end_from_coarse",
     "partial_result",
     "progress_bar",
+    "second_sweep_end",
     "sized_length",
 ]
