@@ -45,6 +45,11 @@ run whose loss turns non-finite is scored as the constant predictor (majority
 class, or the training mean) from then on; MSEs are capped at that level.
 
     python benchmarks/suggest_suite.py [--quick] [--tasks a,b] [--seeds N] [--jobs 2] [--out DIR] [--force]
+                                       [--reuse runs/earlier/results.json]
+
+``--reuse`` takes the constant-LR and peer rows of an earlier run (same tasks and
+specs) and runs only cyclr's range test, reading and CLR run again: a quarter of
+the work, for iterating on the reading. Report numbers from a full run.
 """
 
 from __future__ import annotations
@@ -1026,8 +1031,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         parser.error(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
     seeds = args.seeds or (2 if args.quick else 3)
     out = args.out or os.path.join("runs", "suggest-suite-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    prepare_out(out, args.force)
-    torch.set_num_threads(1)
     reuse = None
     if args.reuse:
         try:
@@ -1035,6 +1038,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 reuse = json.load(f)
         except (OSError, ValueError) as exc:
             parser.error(f"--reuse {args.reuse!r} cannot be read: {exc}")
+    prepare_out(out, args.force)
+    torch.set_num_threads(1)
     results = run_suite(names, seeds, args.jobs, tiny=args.smoke, reuse=reuse)
     report = format_report(results)
     print(report)

@@ -146,3 +146,22 @@ def test_one_task_end_to_end(suite, tmp_path):
     assert results["summary"]["readings"][suite.BEST]["collapses"] == 0
     with pytest.raises(SystemExit):  # a non-empty folder is refused without --force
         suite.main(["--smoke", "--tasks", "cancer_mlp", "--seeds", "1", "--jobs", "1", "--out", str(out)])
+
+    # --reuse: the constant and peer rows come from the earlier run, cyclr's are run again
+    again = suite.main(["--smoke", "--tasks", "cancer_mlp", "--seeds", "1", "--jobs", "1", "--out",
+                        str(tmp_path / "again"), "--reuse", str(out / "results.json")])
+    assert again["settings"]["reused"] == ["cancer_mlp/0"]
+    runs, old_runs = again["tasks"]["cancer_mlp"]["seeds"]["0"]["runs"], seed["runs"]
+    assert set(runs) == set(old_runs)
+    for name in runs:
+        if name != suite.CYCLR:
+            assert runs[name]["curve"] == old_runs[name]["curve"]
+            assert runs[name]["seconds"] == old_runs[name]["seconds"]  # taken, not trained again
+    assert runs[suite.CYCLR]["curve"] == old_runs[suite.CYCLR]["curve"]  # the same seeds give the same run
+    assert runs[suite.CYCLR]["seconds"] != old_runs[suite.CYCLR]["seconds"]
+    readings = again["tasks"]["cancer_mlp"]["seeds"]["0"]["range_tests"]["readings"]
+    assert readings[suite.TLF] == seed["range_tests"]["readings"][suite.TLF]
+    with pytest.raises(SystemExit):  # an unreadable --reuse is one line, exit 2
+        suite.main(["--smoke", "--tasks", "cancer_mlp", "--seeds", "1", "--out", str(tmp_path / "x"),
+                    "--reuse", str(tmp_path / "missing.json")])
+    assert not (tmp_path / "x").exists()  # checked before any folder is made
