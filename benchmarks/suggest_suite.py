@@ -28,7 +28,12 @@ For every task and seed the suite follows the paper's protocol:
      kept losses. (Lightning's own default sweep is 1e-8..1; on cyclr's
      1e-7..10 curve the reading is the same function.)
 
-3. Training with the triangular policy (``cyclr.torch.CyclicLR``, step_size =
+3. Not a reading, for scale: triangular CLR from half to twice each task's best
+   constant LR (picked on the test set after the constant runs), the row
+   ``CLR around best constant``: what bounds that knew the answer score under
+   the same protocol.
+
+4. Training with the triangular policy (``cyclr.torch.CyclicLR``, step_size =
    half a cycle, momentum cycled 0.9 -> 0.8 only for SGD with momentum) for
    whole cycles, stopping at a cycle end; and with every LR of a fixed log grid
    of constants (7 points over 1000x, chosen per task before any reading). All
@@ -88,6 +93,10 @@ FASTAI = "fastai valley (reimpl.)"
 LIGHTNING = "lightning (reimpl.)"
 READINGS = (CYCLR, TLF, FASTAI, LIGHTNING)
 BEST = "best constant"
+ORACLE = "CLR around best constant"
+"""Not a reading: triangular CLR from half to twice the best constant LR, which is picked on the test
+set. It shows what bounds that knew the answer would score under the same protocol."""
+ORACLE_SPAN = 2.0
 PEER_BASE_DIVISOR = 4.0  # a one-LR reading becomes (max, max / 4), the paper's rule
 COLLAPSE_POINTS = 1.0  # accuracy: more than 1 point below the best constant
 COLLAPSE_RELATIVE = 5.0  # MSE: more than 5 % above the best constant
@@ -719,6 +728,7 @@ def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = F
                 train_jobs.append(("train", t.name, tiny, s, policy))
                 keys.append((t.name, s, pname))
     runs |= dict(zip(keys, _run_jobs(train_jobs, workers, "training runs")))
+    runs |= _oracle_runs(tasks, seeds, tiny, workers, runs, earlier)
     keys = list(runs)
     results: dict[str, Any] = {"settings": {
         "tasks": list(names), "seeds": seeds, "tiny": tiny, "workers": workers, "readings": list(READINGS),
@@ -739,6 +749,34 @@ def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = F
     return results
 
 
+def best_constant_lr(grid: Sequence[float], metric: str, finals: dict[float, list[float]]) -> float:
+    """The grid LR with the best mean final score over seeds."""
+    pick = max if metric == ACCURACY else min
+    return pick(grid, key=lambda lr: float(np.mean(finals[lr])))
+
+
+def _oracle_runs(tasks: Sequence[SuiteTask], seeds: int, tiny: bool, workers: int,
+                 runs: dict[tuple[str, int, str], dict[str, Any]],
+                 earlier: dict[tuple[str, int], dict[str, Any] | None]) -> dict[tuple[str, int, str], dict[str, Any]]:
+    """The :data:`ORACLE` rows: CLR from best / 2 to best * 2 around each task's best constant."""
+    jobs: list[tuple] = []
+    keys: list[tuple[str, int, str]] = []
+    out: dict[tuple[str, int, str], dict[str, Any]] = {}
+    for t in tasks:
+        finals = {lr: [runs[t.name, s, const_name(lr)]["final"] for s in range(seeds)] for lr in t.grid}
+        best = best_constant_lr(t.grid, t.metric, finals)
+        policy = {"base_lr": best / ORACLE_SPAN, "max_lr": best * ORACLE_SPAN}
+        for s in range(seeds):
+            old = (earlier[t.name, s] or {}).get("runs", {}).get(ORACLE)
+            if old is not None and old["policy"] == policy:
+                out[t.name, s, ORACLE] = old
+                continue
+            jobs.append(("train", t.name, tiny, s, policy))
+            keys.append((t.name, s, ORACLE))
+    out |= dict(zip(keys, _run_jobs(jobs, workers, "CLR around the best constants")))
+    return out
+
+
 # --- summaries -----------------------------------------------------------------------------
 
 
@@ -750,12 +788,11 @@ def summarize_task(metric: str, grid: Sequence[float], per_seed: dict[str, Any])
         for pname, run in per_seed[s]["runs"].items():
             finals.setdefault(pname, {})[s] = run["final"]
     consts = [const_name(lr) for lr in grid]
-    pick = max if metric == ACCURACY else min
-    best = pick(consts, key=lambda p: float(np.mean(list(finals[p].values()))))
+    best = const_name(best_constant_lr(grid, metric, {lr: list(finals[const_name(lr)].values()) for lr in grid}))
     best_index = consts.index(best)
     out: dict[str, Any] = {"metric": metric, "best_constant": best, "best_lr": grid[best_index],
                            "best_at_grid_edge": best_index in (0, len(grid) - 1), "policies": {}}
-    for pname in [*READINGS, *consts]:
+    for pname in [*READINGS, ORACLE, *consts]:
         rows = {"final": {}, "gap": {}, "collapse": {}, "speedup": {}, "iterations": {}, "bounds": {}}
         no_bounds = 0
         for s in seeds:
@@ -789,7 +826,7 @@ def summarize_task(metric: str, grid: Sequence[float], per_seed: dict[str, Any])
 def summarize_suite(tasks: dict[str, Any]) -> dict[str, Any]:
     """Per reading over all tasks and seeds; and per task, cyclr's mean minus each peer's (+ = cyclr better)."""
     readings: dict[str, Any] = {}
-    for pname in [*READINGS, BEST]:
+    for pname in [*READINGS, ORACLE, BEST]:
         collapses = runs = no_bounds = 0
         speedups: list[float | None] = []
         gaps: dict[str, list[float]] = {ACCURACY: [], MSE: []}
@@ -845,7 +882,7 @@ def format_task(name: str, entry: dict[str, Any]) -> str:
              f"   best constant: lr {s['best_lr']:g}{edge}",
              f"   {'policy':<26} {'bounds (geo-mean over seeds)':<28} {unit:>15} {'gap ' + gap_unit:>9} "
              f"{'speedup':>8} {'collapses':>9}"]
-    for pname in [*READINGS, *(const_name(lr) for lr in spec["grid"])]:
+    for pname in [*READINGS, ORACLE, *(const_name(lr) for lr in spec["grid"])]:
         row = s["policies"][pname]
         bounds = list(row["bounds"].values())
         if bounds and "max_lr" in bounds[0]:
@@ -900,7 +937,8 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-COLORS = {CYCLR: "tab:blue", TLF: "tab:orange", FASTAI: "tab:green", LIGHTNING: "tab:red", BEST: "black"}
+COLORS = {CYCLR: "tab:blue", TLF: "tab:orange", FASTAI: "tab:green", LIGHTNING: "tab:red", ORACLE: "tab:grey",
+          BEST: "black"}
 
 
 def plot(results: dict[str, Any], path: str) -> None:
@@ -912,7 +950,7 @@ def plot(results: dict[str, Any], path: str) -> None:
     for (ax_gap, ax_rt), name in zip(axes, names):
         entry = results["tasks"][name]
         s = entry["summary"]
-        labels = [*READINGS, BEST]
+        labels = [*READINGS, ORACLE, BEST]
         for i, p in enumerate(labels):
             row = s["policies"][p]
             gaps = list(row["gap"].values())

@@ -142,7 +142,9 @@ def test_one_task_end_to_end(suite, tmp_path):
     assert {suite.const_name(lr) for lr in entry["spec"]["grid"]} <= set(seed["runs"])
     for run in seed["runs"].values():
         assert len(run["curve"]) == entry["spec"]["epochs"]
-    assert set(saved["summary"]["readings"]) == {*suite.READINGS, suite.BEST}
+    assert set(saved["summary"]["readings"]) == {*suite.READINGS, suite.ORACLE, suite.BEST}
+    best_lr = entry["summary"]["best_lr"]
+    assert seed["runs"][suite.ORACLE]["policy"] == {"base_lr": best_lr / 2, "max_lr": best_lr * 2}
     assert results["summary"]["readings"][suite.BEST]["collapses"] == 0
     with pytest.raises(SystemExit):  # a non-empty folder is refused without --force
         suite.main(["--smoke", "--tasks", "cancer_mlp", "--seeds", "1", "--jobs", "1", "--out", str(out)])
@@ -154,7 +156,7 @@ def test_one_task_end_to_end(suite, tmp_path):
     runs, old_runs = again["tasks"]["cancer_mlp"]["seeds"]["0"]["runs"], seed["runs"]
     assert set(runs) == set(old_runs)
     for name in runs:
-        if name != suite.CYCLR:
+        if name != suite.CYCLR:  # the constants, the peers and the CLR around the best constant
             assert runs[name]["curve"] == old_runs[name]["curve"]
             assert runs[name]["seconds"] == old_runs[name]["seconds"]  # taken, not trained again
     assert runs[suite.CYCLR]["curve"] == old_runs[suite.CYCLR]["curve"]  # the same seeds give the same run
