@@ -118,9 +118,19 @@ def test_val_loss_reading_and_no_false_still_rising_warning() -> None:
     assert not any("still rising" in w for w in b.warnings)
 
 
-def test_still_rising_warning_when_true() -> None:
-    # small ResNet: accuracy climbs again over the last fifth of the sweep
-    assert any("still rising" in w for w in metric_bounds("digits_resnet_seed2").warnings)
+def test_a_second_rise_past_a_dip_is_named_as_such() -> None:
+    # small ResNet: accuracy tops its first rise at 0.027, dips to 0.15, and climbs again over the
+    # last fifth of the sweep. A higher end_lr would not change the reading (it keeps to the first
+    # peak), so the warning says what happened instead of "end_lr may be too low".
+    warnings = metric_bounds("digits_resnet_seed2").warnings
+    assert not any("end_lr" in w for w in warnings)
+    assert any("rises again at the end of the sweep, past a dip after its first peak at lr=0.0266" in w
+               for w in warnings)
+    # the first rise still going at the end of the sweep: end_lr was too low
+    c = CURVES["digits_resnet_seed2"]
+    cut = int(np.searchsorted(c["metric_lrs"], 0.024))
+    assert any("end_lr may be too low" in w for w in
+               bounds_from_metric(c["metric_lrs"][:cut], c["metric_values"][:cut]).warnings)
 
 
 def test_flat_val_loss_near_zero_does_not_warn() -> None:

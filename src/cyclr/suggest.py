@@ -916,8 +916,13 @@ def bounds_from_metric(
     seg = s[start : peak + 1]
     base = start + int(np.argmax(seg >= s[start] + rise_start * (s[peak] - s[start])))
     warnings: list[str] = []
-    if _still_moving(s, top_all, noise, falling=False):
+    if _still_moving(s, peak, noise, falling=False):
         warnings.append(STILL_RISING)
+    elif peak < top_all and _still_moving(s, top_all, hump.noise_all, falling=False):
+        warnings.append(
+            f"the metric rises again at the end of the sweep, past a dip after its first peak at "
+            f"lr={x[peak]:.3g}: a schedule would pass through the dip, so the bounds stay below that peak"
+        )
     if base >= peak:
         raise NoSuggestionError("the metric jumps to its peak in one point: measure it more often")
     xn = (axis[base : peak + 1] - axis[base]) / (axis[peak] - axis[base])
@@ -989,7 +994,8 @@ class _Hump:
     start: int  # lowest point before the highest one: where the rise starts
     peak: int  # top of the first hump (see _first_peak)
     top: int  # the highest point of the whole curve
-    noise: float
+    noise: float  # of the usable part: up to a little past the first hump
+    noise_all: float  # of the whole curve
 
 
 def _metric_hump(oriented: np.ndarray) -> _Hump:
@@ -1004,7 +1010,7 @@ def _metric_hump(oriented: np.ndarray) -> _Hump:
     top_all = int(np.argmax(s))
     start = int(np.argmin(s[: top_all + 1]))
     rise = float(s[top_all] - s[start])
-    noise = noise_level(oriented)
+    noise = noise_all = noise_level(oriented)
     scale = max(float(np.abs(s).max()), 1e-12)
     if top_all == 0 or top_all == start:
         if _flat(s, noise, scale, signal_factor(s.size)):
@@ -1023,7 +1029,7 @@ def _metric_hump(oriented: np.ndarray) -> _Hump:
         )
     if not (rise > factor * noise and rise > 1e-3 * scale):
         raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
-    return _Hump(s, start, peak, top_all, noise)
+    return _Hump(s, start, peak, top_all, noise, noise_all)
 
 
 def first_peak(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool = True) -> tuple[float, int] | None:
