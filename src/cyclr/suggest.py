@@ -864,7 +864,9 @@ def bounds_from_metric(
 
     The reading needs a rise larger than noise: :func:`signal_factor` noise
     levels, the noise estimated from the curve's second differences
-    (:func:`noise_level`).
+    (:func:`noise_level`) up to a little past the first hump (a ragged stretch
+    at higher LRs does not hide a clear rise). It warns that ``end_lr`` may be
+    too low only when that first rise is still going at the end of the sweep.
 
     Args:
         lrs: the LRs where the metric was measured (increasing).
