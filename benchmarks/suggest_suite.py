@@ -937,6 +937,8 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
+SHORT = {CYCLR: "cyclr", TLF: "torch-lr-finder", FASTAI: "fastai*", LIGHTNING: "lightning*",
+         ORACLE: "CLR at best\n(oracle)", BEST: "best const."}
 COLORS = {CYCLR: "tab:blue", TLF: "tab:orange", FASTAI: "tab:green", LIGHTNING: "tab:red", ORACLE: "tab:grey",
           BEST: "black"}
 
@@ -962,7 +964,7 @@ def plot(results: dict[str, Any], path: str) -> None:
         limit = -COLLAPSE_POINTS if s["metric"] == ACCURACY else -COLLAPSE_RELATIVE
         ax_gap.axhline(limit, color="grey", ls="--", lw=0.8)
         ax_gap.axhline(0, color="black", lw=0.5)
-        ax_gap.set_xticks(range(len(labels)), [p.replace(" (reimpl.)", "*") for p in labels], fontsize=7)
+        ax_gap.set_xticks(range(len(labels)), [SHORT.get(p, p) for p in labels], fontsize=7)
         ax_gap.set_ylabel("gap, acc pts" if s["metric"] == ACCURACY else "gap, MSE %")
         ax_gap.set_title(f"{name}: final gap to best constant (dashed: collapse)", fontsize=9)
         low = min(min(s["policies"][p]["gap"].values(), default=0) for p in labels)
