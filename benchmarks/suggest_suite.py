@@ -71,7 +71,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import matplotlib
@@ -192,6 +192,35 @@ def waveforms(n: int = 3500, length: int = 128, noise: float = 0.8, seed: int = 
     return _split(x.astype(np.float32), y, 500, 1000, seed, True, (1, length))
 
 
+def moons(n: int = 4500, noise: float = 0.3, seed: int = 0) -> Splits:
+    """scikit-learn's two interleaving half-moons (generated, 2 features, label noise from overlap):
+    3,000 train / 500 val / 1,000 test."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n, noise=noise, random_state=seed)
+    return _standardize(_split(x.astype(np.float32), y, 500, 1000, seed, True, (2,)))
+
+
+def friedman(n: int = 3500, noise: float = 1.0, seed: int = 0) -> Splits:
+    """scikit-learn's Friedman #1 regression (generated: 10 features, 5 of them used, Gaussian noise):
+    2,000 train / 500 val / 1,000 test, inputs and target standardized."""
+    from sklearn.datasets import make_friedman1
+
+    x, y = make_friedman1(n, noise=noise, random_state=seed)
+    return _standardize(_split(x.astype(np.float32), y.astype(np.float32), 500, 1000, seed, False, (10,)),
+                        targets=True)
+
+
+def many_features(n: int = 6500, seed: int = 0) -> Splits:
+    """scikit-learn's ``make_classification``: 5 classes, 40 features (12 informative, 10 redundant),
+    2% of the labels flipped: 5,000 train / 500 val / 1,000 test."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(n, n_features=40, n_informative=12, n_redundant=10, n_classes=5,
+                               n_clusters_per_class=2, flip_y=0.02, class_sep=1.0, random_state=seed)
+    return _standardize(_split(x.astype(np.float32), y, 500, 1000, seed, True, (40,)))
+
+
 def diabetes() -> Splits:
     """scikit-learn's bundled diabetes regression (442 patients, 10 features), inputs and target standardized."""
     from sklearn.datasets import load_diabetes
@@ -268,6 +297,29 @@ class RowGRU(nn.Module):
         return self.head(self.gru(x)[0][:, -1])
 
 
+class RowTransformer(nn.Module):
+    """Self-attention over a sequence of feature vectors: a linear embedding plus a learned position
+    embedding, two pre-norm Transformer encoder layers (d_model 32, 4 heads), mean-pooled, linear."""
+
+    def __init__(self, features: int = 8, length: int = 8, d_model: int = 32, classes: int = 10) -> None:
+        super().__init__()
+        self.embed = nn.Linear(features, d_model)
+        self.position = nn.Parameter(torch.zeros(1, length, d_model))
+        layer = nn.TransformerEncoderLayer(d_model, 4, dim_feedforward=64, dropout=0.0, batch_first=True,
+                                           norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(self.embed(x) + self.position).mean(1))
+
+
+def dropout_mlp() -> nn.Module:
+    """MLP 40-128-128-5 with dropout 0.2 after each hidden layer."""
+    return nn.Sequential(nn.Linear(40, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 128), nn.ReLU(),
+                         nn.Dropout(0.2), nn.Linear(128, 5))
+
+
 def conv1d() -> nn.Module:
     """Three Conv1d-ReLU layers (16, 32, 32 channels) with pooling, global average pool, linear; no BN."""
     return nn.Sequential(nn.Conv1d(1, 16, 7, padding=3), nn.ReLU(), nn.MaxPool1d(2),
@@ -294,7 +346,8 @@ class SuiteTask:
         name, description: identifier and one line for the report.
         data: builds the fixed, seeded train/val/test splits (cached per process).
         make_model: builds the model; :meth:`build_model` seeds it.
-        optimizer: ``"sgd"`` (momentum 0.9), ``"adam"`` or ``"adamw"``.
+        optimizer: ``"sgd"`` (momentum 0.9), ``"sgd_plain"`` (no momentum), ``"adam"``, ``"adamw"``
+            or ``"rmsprop"``.
         weight_decay: of the optimizer.
         metric: ``"accuracy"`` (cross-entropy, % correct, higher is better) or ``"mse"``
             (MSE loss, test MSE, lower is better).
@@ -348,6 +401,10 @@ class SuiteTask:
             return torch.optim.Adam(params, lr=lr, weight_decay=self.weight_decay)
         if self.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=lr, weight_decay=self.weight_decay)
+        if self.optimizer == "sgd_plain":
+            return torch.optim.SGD(params, lr=lr, weight_decay=self.weight_decay)
+        if self.optimizer == "rmsprop":
+            return torch.optim.RMSprop(params, lr=lr, weight_decay=self.weight_decay)
         raise ValueError(f"unknown optimizer {self.optimizer!r}")
 
     def criterion(self) -> nn.Module:
@@ -399,6 +456,14 @@ def make_tasks() -> dict[str, SuiteTask]:
                   mlp(10, 32, 32, 1), "adamw", 1e-2, MSE, 32, 10, 2, adam_grid),
         SuiteTask("cancer_mlp", "breast cancer table (319/100/150), standardized, MLP 30-16-2", breast_cancer,
                   mlp(30, 16, 2), "sgd", 5e-4, ACCURACY, 16, 4, 3, sgd_grid),
+        SuiteTask("digits_rows_attention", "digits read as 8 rows of 8 pixels, 2-layer Transformer encoder",
+                  digits_rows, RowTransformer, "adamw", 1e-2, ACCURACY, 32, 6, 3, adam_grid),
+        SuiteTask("moons_mlp", "two half-moons (3000/500/1000), MLP 2-64-64-2, plain SGD", moons,
+                  mlp(2, 64, 64, 2), "sgd_plain", 0.0, ACCURACY, 64, 4, 3, sgd_grid),
+        SuiteTask("friedman_mlp", "Friedman #1 regression (2000/500/1000), MLP 10-64-64-1", friedman,
+                  mlp(10, 64, 64, 1), "adam", 0.0, MSE, 64, 4, 3, adam_grid),
+        SuiteTask("classify40_dropout", "make_classification, 5 classes, 40 features (5000/500/1000), "
+                  "MLP with dropout", many_features, dropout_mlp, "rmsprop", 0.0, ACCURACY, 128, 4, 3, adam_grid),
     ]
     return {t.name: t for t in tasks}
 
@@ -510,6 +575,15 @@ def _bounds(max_lr: float) -> dict[str, float]:
     return {"base_lr": max_lr / PEER_BASE_DIVISOR, "max_lr": max_lr}
 
 
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """The global torch RNG seeded from ``seed`` inside, restored after: a run's randomness (dropout)
+    does not depend on what its worker process ran before."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TRAIN_SEED + seed)
+        yield
+
+
 def torch_lr_finder_reading(task: SuiteTask, seed: int) -> tuple[dict[str, Any], float]:
     """torch-lr-finder with its defaults; its own steepest-gradient suggestion (plot(..., suggest_lr=True))."""
     import matplotlib.pyplot as plt
@@ -522,7 +596,7 @@ def torch_lr_finder_reading(task: SuiteTask, seed: int) -> tuple[dict[str, Any],
     loader = DataLoader(TensorDataset(s.x_train, s.y_train), batch_size=task.batch_size, shuffle=True,
                         generator=torch.Generator().manual_seed(ORDER_SEED + seed))
     start = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    with seeded(seed), contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         finder = TorchLRFinder(model, optimizer, task.criterion())
         finder.range_test(loader)
         fig, ax = plt.subplots()
@@ -545,8 +619,9 @@ def range_tests(task: SuiteTask, seed: int, peers: bool = True) -> dict[str, Any
     model = task.build_model(seed)
     optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
     start = time.perf_counter()
-    result = LRFinder(model, optimizer, task.criterion(), progress=False).range_test(
-        task.train_loader(seed), val_loader=task.eval_loader("val"))
+    with seeded(seed):  # dropout draws from the global RNG: the same masks whichever worker runs it
+        result = LRFinder(model, optimizer, task.criterion(), progress=False).range_test(
+            task.train_loader(seed), val_loader=task.eval_loader("val"))
     seconds = time.perf_counter() - start
     readings: dict[str, Any] = {}
     try:
@@ -620,8 +695,7 @@ def train_run(task: SuiteTask, seed: int, policy: dict[str, float]) -> dict[str,
     curve: list[float] = []
     diverged_at = None
     start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(TRAIN_SEED + seed)
+    with seeded(seed):
         model.train()
         for epoch in range(task.epochs):
             for x, y in loader:

@@ -29,7 +29,7 @@ def suite():
 def test_at_least_eight_diverse_tasks(suite):
     tasks = suite.TASKS.values()
     assert len(suite.TASKS) >= 8
-    assert {t.optimizer for t in tasks} == {"sgd", "adam", "adamw"}
+    assert {t.optimizer for t in tasks} == {"sgd", "sgd_plain", "adam", "adamw", "rmsprop"}
     assert len({t.batch_size for t in tasks}) >= 2
     assert {t.metric for t in tasks} == {suite.ACCURACY, suite.MSE}
     for t in tasks:
@@ -39,7 +39,8 @@ def test_at_least_eight_diverse_tasks(suite):
 
 
 @pytest.mark.parametrize("name", ["digits_mlp", "mnist_cnn", "digits_bn_cnn", "digits_resnet", "digits_rows_gru",
-                                  "signal1d_cnn", "diabetes_mlp", "cancer_mlp"])
+                                  "signal1d_cnn", "diabetes_mlp", "cancer_mlp", "digits_rows_attention",
+                                  "moons_mlp", "friedman_mlp", "classify40_dropout"])
 def test_task_builds_and_trains_one_step(suite, name):
     task = suite.TASKS[name]
     model = task.build_model(0)
