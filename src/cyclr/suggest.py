@@ -1015,23 +1015,25 @@ def _metric_hump(oriented: np.ndarray) -> _Hump:
     noise = noise_all = noise_level(oriented)
     scale = max(float(np.abs(s).max()), 1e-12)
     if top_all == 0 or top_all == start:
-        if _flat(s, noise, scale, signal_factor(s.size)):
-            raise NoSuggestionError(
-                f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
-            )
+        _refuse_flat_metric(s, noise, scale, signal_factor(s.size))
         raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
     peak = _first_peak(s, start, min(0.1 * rise, 2.0 * noise))
     usable = min(s.size, peak + 1 + max(3, (peak + 1) // 2))
     if usable < s.size:
         noise = min(noise, noise_level(oriented[:usable]))
     factor = signal_factor(usable)
+    _refuse_flat_metric(s, noise, scale, factor)
+    if not (rise > factor * noise and rise > 1e-3 * scale):
+        raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
+    return _Hump(s, start, peak, top_all, noise, noise_all)
+
+
+def _refuse_flat_metric(s: np.ndarray, noise: float, scale: float, factor: float) -> None:
+    """NoSuggestionError when the smoothed metric ``s`` moves no more than ``factor`` noise levels."""
     if _flat(s, noise, scale, factor):
         raise NoSuggestionError(
             f"the metric is flat (range {np.ptp(s):.3g} vs noise {noise:.3g}): no LR in the sweep trains"
         )
-    if not (rise > factor * noise and rise > 1e-3 * scale):
-        raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
-    return _Hump(s, start, peak, top_all, noise, noise_all)
 
 
 def first_peak(lrs: ArrayLike, values: ArrayLike, *, higher_is_better: bool = True) -> tuple[float, int] | None:
