@@ -913,39 +913,21 @@ def bounds_from_metric(
             f"too few metric points: {x.size} (need {max(min_points, 4)}); measure the metric more often"
         )
     hump = _metric_hump(y if higher_is_better else -y)
-    s, start, peak, top_all, noise = hump.smooth, hump.start, hump.peak, hump.top, hump.noise
+    s, start, peak, noise = hump.smooth, hump.start, hump.peak, hump.noise
     axis = np.log10(x) if log_x else x
     seg = s[start : peak + 1]
     base = start + int(np.argmax(seg >= s[start] + rise_start * (s[peak] - s[start])))
-    warnings: list[str] = []
-    if _still_moving(s, peak, noise, falling=False):
-        warnings.append(STILL_RISING)
-    elif peak < top_all and _still_moving(s, top_all, hump.noise_all, falling=False):
-        warnings.append(
-            f"the metric rises again at the end of the sweep, past a dip after its first peak at "
-            f"lr={x[peak]:.3g}: a schedule would pass through the dip, so the bounds stay below that peak"
-        )
+    warnings = _end_of_sweep_warnings(x, hump)
     if base >= peak:
         raise NoSuggestionError("the metric jumps to its peak in one point: measure it more often")
-    xn = (axis[base : peak + 1] - axis[base]) / (axis[peak] - axis[base])
-    yn = (s[base : peak + 1] - s[base]) / (s[peak] - s[base])
-    bulge = yn - xn
-    knee = base + int(np.argmax(bulge))
-    if bulge.max() >= 0.1 and knee > base:
-        top = knee
-        how = "the knee of the rise, where it slows"
-    else:
-        # A rise that never bends before turning down: take the middle of the rise on the LR axis.
-        mid = axis[base] + 0.5 * (axis[peak] - axis[base])
-        top = base + max(1, int(np.argmin(np.abs(axis[base : peak + 1] - mid))))
-        how = "the middle of a rise that does not slow before its peak"
+    top, how, knee_strength = _top_of_rise(axis, s, base, peak)
     base_lr, max_lr = float(x[base]), float(x[top])
     half_peak = float(x[peak]) / 2.0
     # a plateau: the knee has done most (2/3) of the rise, the rest is a slow climb, not a second rise
     plateau = bool(s[top] - s[base] >= 2.0 / 3.0 * (s[peak] - s[base]))
     if half_peak > max_lr and plateau:
-        # The metric keeps improving slowly past the knee up to its peak: the study
-        # in PAPER.md found about half the peak LR safe for long training.
+        # The metric keeps improving slowly past the knee up to its peak: the LR at the
+        # peak collapses long training, about half of it does not (see the docstring).
         max_lr = half_peak
         how = f"half the LR of the metric's peak, on the plateau past the rise's knee at {x[top]:.3g}"
     if base_lr <= 0:
@@ -970,7 +952,7 @@ def bounds_from_metric(
         "peak_value": float(y[peak]),
         "start_value": float(y[start]),
         "noise": noise,
-        "knee_strength": float(bulge.max()),
+        "knee_strength": knee_strength,
         "base_capped": capped,
     }
     return Bounds(
@@ -1026,6 +1008,36 @@ def _metric_hump(oriented: np.ndarray) -> _Hump:
     if not (rise > factor * noise and rise > 1e-3 * scale):
         raise NoSuggestionError(f"the metric does not rise clearly: rise {rise:.3g} vs noise {noise:.3g}")
     return _Hump(s, start, peak, top_all, noise, noise_all)
+
+
+def _end_of_sweep_warnings(x: np.ndarray, hump: _Hump) -> list[str]:
+    """The warnings about the sweep's end: the first rise still going, or a second rise past a dip."""
+    s, peak, top_all = hump.smooth, hump.peak, hump.top
+    if _still_moving(s, peak, hump.noise, falling=False):
+        return [STILL_RISING]
+    if peak < top_all and _still_moving(s, top_all, hump.noise_all, falling=False):
+        return [
+            f"the metric rises again at the end of the sweep, past a dip after its first peak at "
+            f"lr={x[peak]:.3g}: a schedule would pass through the dip, so the bounds stay below that peak"
+        ]
+    return []
+
+
+def _top_of_rise(axis: np.ndarray, s: np.ndarray, base: int, peak: int) -> tuple[int, str, float]:
+    """The index where the rise from ``base`` to ``peak`` slows (its Kneedle knee), how it was found, and
+    the knee's strength (its height above the chord, as a fraction of the rise).
+
+    A rise that never bends before turning down gives the middle of the rise on the LR axis.
+    """
+    xn = (axis[base : peak + 1] - axis[base]) / (axis[peak] - axis[base])
+    yn = (s[base : peak + 1] - s[base]) / (s[peak] - s[base])
+    bulge = yn - xn
+    knee = base + int(np.argmax(bulge))
+    if bulge.max() >= 0.1 and knee > base:
+        return knee, "the knee of the rise, where it slows", float(bulge.max())
+    mid = axis[base] + 0.5 * (axis[peak] - axis[base])
+    top = base + max(1, int(np.argmin(np.abs(axis[base : peak + 1] - mid))))
+    return top, "the middle of a rise that does not slow before its peak", float(bulge.max())
 
 
 def _refuse_flat_metric(s: np.ndarray, noise: float, scale: float, factor: float) -> None:
