@@ -476,8 +476,10 @@ def smoke(task: SuiteTask) -> SuiteTask:
     return dataclasses.replace(task, epochs_per_cycle=2, cycles=1, grid=task.grid[1::2][:3])
 
 
-def get_task(name: str, tiny: bool = False) -> SuiteTask:
-    return smoke(TASKS[name]) if tiny else TASKS[name]
+def get_task(name: str, tiny: bool = False, cycles: int | None = None) -> SuiteTask:
+    """The task ``name``: tiny for tests, or trained for ``cycles`` whole cycles instead of its own count."""
+    task = smoke(TASKS[name]) if tiny else TASKS[name]
+    return task if cycles is None else dataclasses.replace(task, cycles=cycles)
 
 
 # --- scoring -------------------------------------------------------------------------------
@@ -719,8 +721,9 @@ def train_run(task: SuiteTask, seed: int, policy: dict[str, float]) -> dict[str,
 # --- jobs ----------------------------------------------------------------------------------
 
 
-def _job(kind: str, name: str, tiny: bool, seed: int, policy: dict[str, float] | None = None) -> dict[str, Any]:
-    task = get_task(name, tiny)
+def _job(kind: str, name: str, variant: tuple[bool, int | None], seed: int,
+         policy: dict[str, float] | None = None) -> dict[str, Any]:
+    task = get_task(name, *variant)
     if kind in ("range", "range-cyclr"):
         return range_tests(task, seed, peers=kind == "range")
     return train_run(task, seed, policy or {})
@@ -769,17 +772,18 @@ def reusable(earlier: dict[str, Any] | None, task: SuiteTask, seed: int) -> dict
 
 
 def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = False,
-              reuse: dict[str, Any] | None = None) -> dict[str, Any]:
+              reuse: dict[str, Any] | None = None, cycles: int | None = None) -> dict[str, Any]:
     """Run everything; returns the results dict (settings, per-seed numbers, per-task and overall summary).
 
     With ``reuse`` (the results of an earlier run), the constant-LR runs and the peers' readings and
     runs of every task and seed it holds with the same spec are taken from it; only cyclr's range test,
     reading and CLR run are done again (a quarter of the work, for iterating on the reading).
     """
-    tasks = [get_task(n, tiny) for n in names]
+    variant = (tiny, cycles)
+    tasks = [get_task(n, *variant) for n in names]
     start = time.perf_counter()
     earlier = {(t.name, s): reusable(reuse, t, s) for t in tasks for s in range(seeds)}
-    range_jobs = [("range" if earlier[t.name, s] is None else "range-cyclr", t.name, tiny, s)
+    range_jobs = [("range" if earlier[t.name, s] is None else "range-cyclr", t.name, variant, s)
                   for t in tasks for s in range(seeds)]
     tests = dict(zip(((j[1], j[3]) for j in range_jobs), _run_jobs(range_jobs, workers, "range tests")))
     train_jobs: list[tuple] = []
@@ -799,13 +803,13 @@ def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = F
                 if old is not None and pname != CYCLR and pname in old["runs"]:
                     runs[t.name, s, pname] = old["runs"][pname]
                     continue
-                train_jobs.append(("train", t.name, tiny, s, policy))
+                train_jobs.append(("train", t.name, variant, s, policy))
                 keys.append((t.name, s, pname))
     runs |= dict(zip(keys, _run_jobs(train_jobs, workers, "training runs")))
-    runs |= _oracle_runs(tasks, seeds, tiny, workers, runs, earlier)
+    runs |= _oracle_runs(tasks, seeds, variant, workers, runs, earlier)
     keys = list(runs)
     results: dict[str, Any] = {"settings": {
-        "tasks": list(names), "seeds": seeds, "tiny": tiny, "workers": workers, "readings": list(READINGS),
+        "tasks": list(names), "seeds": seeds, "tiny": tiny, "cycles": cycles, "workers": workers, "readings": list(READINGS),
         "peer_base_divisor": PEER_BASE_DIVISOR, "collapse_points": COLLAPSE_POINTS,
         "collapse_relative_percent": COLLAPSE_RELATIVE, "torch": torch.__version__,
         "reused": sorted(f"{n}/{sd}" for (n, sd), old in earlier.items() if old is not None),
@@ -829,7 +833,7 @@ def best_constant_lr(grid: Sequence[float], metric: str, finals: dict[float, lis
     return pick(grid, key=lambda lr: float(np.mean(finals[lr])))
 
 
-def _oracle_runs(tasks: Sequence[SuiteTask], seeds: int, tiny: bool, workers: int,
+def _oracle_runs(tasks: Sequence[SuiteTask], seeds: int, variant: tuple[bool, int | None], workers: int,
                  runs: dict[tuple[str, int, str], dict[str, Any]],
                  earlier: dict[tuple[str, int], dict[str, Any] | None]) -> dict[tuple[str, int, str], dict[str, Any]]:
     """The :data:`ORACLE` rows: CLR from best / 2 to best * 2 around each task's best constant."""
@@ -845,7 +849,7 @@ def _oracle_runs(tasks: Sequence[SuiteTask], seeds: int, tiny: bool, workers: in
             if old is not None and old["policy"] == policy:
                 out[t.name, s, ORACLE] = old
                 continue
-            jobs.append(("train", t.name, tiny, s, policy))
+            jobs.append(("train", t.name, variant, s, policy))
             keys.append((t.name, s, ORACLE))
     out |= dict(zip(keys, _run_jobs(jobs, workers, "CLR around the best constants")))
     return out
@@ -1136,6 +1140,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", help="output folder (default runs/suggest-suite-<timestamp>)")
     parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
     parser.add_argument("--smoke", action="store_true", help="tiny budgets and grids (for tests)")
+    parser.add_argument("--cycles", type=int, help="train every task for this many whole cycles instead of its "
+                        "own count (long training: where a too-high max_lr collapses)")
     parser.add_argument("--reuse", help="results.json of an earlier run: take its constant and peer rows, "
                         "rerun only cyclr's range test, reading and training")
     args = parser.parse_args(argv)
@@ -1144,6 +1150,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if unknown:
         parser.error(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
     seeds = args.seeds or (2 if args.quick else 3)
+    if seeds < 1:
+        parser.error(f"--seeds must be >= 1, got {seeds}")
+    if args.cycles is not None and args.cycles < 1:
+        parser.error(f"--cycles must be >= 1, got {args.cycles}")
     out = args.out or os.path.join("runs", "suggest-suite-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     reuse = None
     if args.reuse:
@@ -1154,7 +1164,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             parser.error(f"--reuse {args.reuse!r} cannot be read: {exc}")
     prepare_out(out, args.force)
     torch.set_num_threads(1)
-    results = run_suite(names, seeds, args.jobs, tiny=args.smoke, reuse=reuse)
+    results = run_suite(names, seeds, args.jobs, tiny=args.smoke, reuse=reuse, cycles=args.cycles)
     report = format_report(results)
     print(report)
     save(results, out, report)

@@ -168,3 +168,19 @@ def test_one_task_end_to_end(suite, tmp_path):
         suite.main(["--smoke", "--tasks", "cancer_mlp", "--seeds", "1", "--out", str(tmp_path / "x"),
                     "--reuse", str(tmp_path / "missing.json")])
     assert not (tmp_path / "x").exists()  # checked before any folder is made
+
+
+def test_cycles_override_trains_longer(suite, tmp_path):
+    long = suite.get_task("cancer_mlp", tiny=True, cycles=2)
+    assert long.cycles == 2 and long.epochs == 2 * suite.get_task("cancer_mlp", tiny=True).epochs
+    results = suite.main(["--smoke", "--tasks", "cancer_mlp", "--seeds", "1", "--jobs", "1", "--cycles", "2",
+                          "--out", str(tmp_path / "long")])
+    assert results["settings"]["cycles"] == 2
+    entry = results["tasks"]["cancer_mlp"]
+    assert entry["spec"]["cycles"] == 2
+    for run in entry["seeds"]["0"]["runs"].values():
+        assert len(run["curve"]) == long.epochs
+    for bad in ("0", "-3"):
+        with pytest.raises(SystemExit):
+            suite.main(["--smoke", "--tasks", "cancer_mlp", "--cycles", bad, "--out", str(tmp_path / "x")])
+    assert not (tmp_path / "x").exists()
