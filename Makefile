@@ -21,6 +21,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_schedulers.py
 	$(PY) benchmarks/bench_range_test.py
 	$(PY) benchmarks/suggest_suite.py --quick --force --out runs/suggest-suite-quick
+	$(PY) benchmarks/sweep_length.py --force --out runs/sweep-length
 
 docs: $(STAMP)
 	$(PY) -m mkdocs build --strict
