@@ -50,7 +50,11 @@ run whose loss turns non-finite is scored as the constant predictor (majority
 class, or the training mean) from then on; MSEs are capped at that level.
 
     python benchmarks/suggest_suite.py [--quick] [--tasks a,b] [--seeds N] [--jobs 2] [--out DIR] [--force]
-                                       [--reuse runs/earlier/results.json]
+                                       [--reuse runs/earlier/results.json] [--cycles N]
+
+``--cycles N`` trains every task for N whole cycles instead of its own 2-3: the
+long training where a max_lr that survives a few cycles can still collapse
+(about 2 minutes per cycle for all 12 tasks on 2 cores: `--cycles 8` took 17 minutes).
 
 ``--reuse`` takes the constant-LR and peer rows of an earlier run (same tasks and
 specs) and runs only cyclr's range test, reading and CLR run again: a quarter of
