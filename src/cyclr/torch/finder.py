@@ -76,6 +76,10 @@ class LRFinder:
         scaler: a ``torch.amp.GradScaler``; a step it skips does not advance the sweep.
         amp_dtype: run forward passes under ``torch.autocast`` with this dtype (float16 / bfloat16).
         state_device: where the one saved copy of the state lives (e.g. ``"cpu"``); None: beside each tensor.
+        max_grad_norm: clip the gradients' total 2-norm to this before each step
+            (``torch.nn.utils.clip_grad_norm_``), as the training loop does; None: no clipping.
+        max_grad_value: clip each gradient element to ``[-value, value]``
+            (``torch.nn.utils.clip_grad_value_``); not with ``max_grad_norm``.
         progress: show a tqdm bar.
 
     After :meth:`range_test` the parameters, buffers, gradients and train/eval
@@ -92,7 +96,8 @@ class LRFinder:
         TypeError: an argument has the wrong type (a model that is not a module, a
             function that is not callable, ...).
         ValueError: neither ``criterion`` nor ``step_fn``, ``metric_fn`` with
-            ``step_fn`` or ``val_fn``, or a device that holds no data.
+            ``step_fn`` or ``val_fn``, a device that holds no data, a clipping
+            threshold that is not positive, or both clipping options.
 
     Examples:
         >>> import torch
@@ -127,6 +132,8 @@ class LRFinder:
         scaler: Any = None,
         amp_dtype: torch.dtype | None = None,
         state_device: torch.device | str | None = None,
+        max_grad_norm: float | None = None,
+        max_grad_value: float | None = None,
         progress: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
@@ -150,6 +157,13 @@ class LRFinder:
             raise ValueError(f"amp_dtype must be torch.float16, torch.bfloat16 or None, got amp_dtype={amp_dtype!r}")
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be a bool, got {progress!r}")
+        if max_grad_norm is not None and max_grad_value is not None:
+            raise ValueError(
+                f"give max_grad_norm or max_grad_value, not both: got max_grad_norm={max_grad_norm!r}, "
+                f"max_grad_value={max_grad_value!r}"
+            )
+        self.max_grad_norm = None if max_grad_norm is None else check.positive("max_grad_norm", max_grad_norm)
+        self.max_grad_value = None if max_grad_value is None else check.positive("max_grad_value", max_grad_value)
         self.model = model
         self.optimizer = optimizer
         self.criterion = criterion
@@ -423,12 +437,26 @@ class _Loop:
             (f.scaler.scale(scaled) if f.scaler is not None else scaled).backward()
             detached = loss.detach()
             losses.append(detached if detached.dtype == torch.float32 else detached.float())
+        self.clip_gradients()
         if f.scaler is not None:
             f.scaler.step(f.optimizer)
             f.scaler.update()
         else:
             f.optimizer.step()
         return losses[0] if k == 1 else torch.stack(losses).mean()
+
+    def clip_gradients(self) -> None:
+        """Clip the summed gradients as the training loop does (after unscaling them under AMP)."""
+        f = self.finder
+        if f.max_grad_norm is None and f.max_grad_value is None:
+            return
+        if f.scaler is not None:
+            f.scaler.unscale_(f.optimizer)
+        params = [p for group in f.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if f.max_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, f.max_grad_norm)
+        elif f.max_grad_value is not None:
+            torch.nn.utils.clip_grad_value_(params, f.max_grad_value)
 
     def loss(self, batch: Any) -> torch.Tensor:
         f = self.finder
