@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import lightning as L
@@ -250,3 +251,36 @@ def test_ddp_ranks_agree_on_bounds_and_use_their_shard(tmp_path):
     for key in ("base_lr", "max_lr", "losses", "lrs"):
         assert ranks[0][key] == ranks[1][key], key
     assert (tmp_path / "cyclr_range_test.json").exists()
+
+
+@pytest.mark.parametrize("algorithm, option", [("norm", "max_grad_norm"), ("value", "max_grad_value")])
+def test_the_trainers_gradient_clipping_applies_to_the_range_test(tmp_path, algorithm, option):
+    """The range test steps as training does: with the Trainer's gradient_clip_val and algorithm."""
+    x, y = load_digits(return_X_y=True)
+    data = TensorDataset(torch.tensor(x[:256] / 16.0, dtype=torch.float32), torch.tensor(y[:256]))
+    sweep = {"start_lr": 0.0, "end_lr": 1.0, "num_iter": 40, "diverge_th": 1e9}
+
+    def fit(**clip) -> CyclicLRCallback:
+        torch.manual_seed(0)
+        module = Digits()
+        cyc = CyclicLRCallback(step_size_up=2, range_test=sweep, save=False, progress=False)
+        trainer(tmp_path, [cyc], max_epochs=1, **clip).fit(module, DataLoader(data, batch_size=32))
+        return cyc
+
+    threshold = 0.05 if algorithm == "norm" else 0.002
+    clipped = fit(gradient_clip_val=threshold, gradient_clip_algorithm=algorithm)
+    plain = fit()
+    assert clipped.result.losses.tolist() != plain.result.losses.tolist()
+
+    # the same sweep by hand: LRFinder with the same clipping on the same batches and initial weights
+    from cyclr.torch import LRFinder
+
+    torch.manual_seed(0)
+    module = Digits()
+    optimizer = module.configure_optimizers()
+    finder = LRFinder(module, optimizer, step_fn=lambda m, batch: m.training_step(batch, 0), progress=False,
+                      **{option: threshold})
+    with warnings.catch_warnings():  # training_step's self.log outside a Trainer warns
+        warnings.simplefilter("ignore")
+        expected = finder.range_test(DataLoader(data, batch_size=32), **sweep)
+    assert clipped.result.losses.tolist() == expected.losses.tolist()

@@ -46,7 +46,9 @@ class CyclicLRCallback(Callback):
        the trainer built, with the loss the module's ``training_step`` returns
        (``self.log`` calls are ignored during the test), under the fit's
        strategy (gradients synchronised under DDP, losses averaged across
-       ranks) and precision; with a validation dataloader and a
+       ranks), precision and gradient clipping (``gradient_clip_val`` and
+       ``gradient_clip_algorithm``; a module's own
+       ``configure_gradient_clipping`` is not called); with a validation dataloader and a
        ``validation_step``, the values that ``validation_step`` logs on the
        first ``val_batches`` batches are the test's metrics, so a logged
        accuracy gives the paper's reading;
@@ -234,6 +236,7 @@ class CyclicLRCallback(Callback):
             strategy.model or pl_module, optimizer, step_fn=step, val_fn=val_fn,
             scaler=scaler if isinstance(scaler, torch.amp.GradScaler) else None,
             progress=self.progress and trainer.is_global_zero,
+            **_gradient_clipping(trainer),
         )
         options = {"accumulation_steps": trainer.accumulate_grad_batches, **self.plan.range_test}
         if val_fn is None:
@@ -297,6 +300,15 @@ def _logging_to(module: pl.LightningModule, sink: dict[str, Any] | None) -> Iter
             module.__dict__["log"] = previous
         else:
             del module.__dict__["log"]
+
+
+def _gradient_clipping(trainer: pl.Trainer) -> dict[str, float]:
+    """The Trainer's ``gradient_clip_val`` and ``gradient_clip_algorithm`` as LRFinder's clipping option."""
+    value = trainer.gradient_clip_val
+    if value is None or float(value) <= 0:
+        return {}
+    algorithm = str(getattr(trainer.gradient_clip_algorithm, "value", trainer.gradient_clip_algorithm) or "norm")
+    return {"max_grad_value" if algorithm == "value" else "max_grad_norm": float(value)}
 
 
 def _the_optimizer(trainer: pl.Trainer, pl_module: pl.LightningModule) -> torch.optim.Optimizer:
