@@ -142,3 +142,18 @@ def test_bad_arguments(tmp_path):
         ct.attach(trainer, method="best")
     with pytest.raises(TypeError, match="save"):
         ct.attach(trainer, save=1)
+
+
+def test_the_range_test_clips_gradients_as_the_trainer_does(tmp_path):
+    """``max_grad_norm`` (1.0 by default in TrainingArguments) clips the range test's steps too."""
+
+    def losses(max_grad_norm: float) -> list[float]:
+        trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path, max_grad_norm=max_grad_norm, max_steps=1),
+                          train_dataset=Tokens())
+        cb = ct.attach(trainer, step_size_up=1, range_test={**SMALL_TEST, "num_iter": 30}, save=False)
+        trainer.train()
+        return cb.result.losses.tolist()
+
+    unclipped = losses(0.0)
+    assert losses(1e-3) != unclipped  # a tight threshold changes the steps
+    assert losses(1e9) == unclipped  # one never reached leaves them exactly as they were

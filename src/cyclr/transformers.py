@@ -6,7 +6,8 @@
 
 When training begins, the range test runs on the Trainer's own training
 dataloader (collator, sampler, per-process shard), its prepared model and
-optimizer and its ``compute_loss``; then the model and optimizer are restored
+optimizer, its ``compute_loss`` and its gradient clipping (``max_grad_norm``);
+then the model and optimizer are restored
 and the Trainer's scheduler is :class:`cyclr.torch.CyclicLR` between the
 suggested bounds. The scheduler is saved in each checkpoint and
 ``trainer.train(resume_from_checkpoint=...)`` continues its cycle.
@@ -165,7 +166,9 @@ class CyclicLRCallback(TrainerCallback):
         optimizer = trainer.optimizer
         scaler = getattr(trainer.accelerator, "scaler", None)
         inner = getattr(optimizer, "optimizer", optimizer)  # AcceleratedOptimizer: step the wrapped one
-        finder = LRFinder(model, inner, step_fn=step, scaler=scaler, progress=False)
+        clip = trainer.args.max_grad_norm  # the Trainer clips when it is > 0 (1.0 by default)
+        finder = LRFinder(model, inner, step_fn=step, scaler=scaler, progress=False,
+                          max_grad_norm=float(clip) if clip is not None and clip > 0 else None)
         options = {"accumulation_steps": max(1, int(trainer.args.gradient_accumulation_steps)),
                    **self.plan.range_test}
         options.pop("val_every", None)
