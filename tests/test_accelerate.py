@@ -136,3 +136,26 @@ def test_bad_arguments():
         ca.prepare_scheduler(Accelerator(cpu=True), "cyclic")
     with pytest.raises(TypeError, match="accelerator must be"):
         ca.range_test(None, torch.nn.Linear(1, 1), optimizer, [])
+
+
+@pytest.mark.parametrize("option, tight", [("max_grad_norm", 1e-3), ("max_grad_value", 1e-4)])
+def test_range_test_clips_as_the_loop_does(option, tight):
+    from torch import nn
+
+    def losses(**clip) -> list[float]:
+        accelerator = Accelerator(cpu=True)
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        g = torch.Generator().manual_seed(1)
+        data = torch.utils.data.TensorDataset(torch.randn(64, 4, generator=g), torch.randint(0, 2, (64,), generator=g))
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        model, optimizer, loader = accelerator.prepare(model, optimizer, torch.utils.data.DataLoader(data, 16))
+        result = ca.range_test(accelerator, model, optimizer, loader, nn.CrossEntropyLoss(), start_lr=0.0,
+                               end_lr=2.0, num_iter=20, diverge_th=1e9, **clip)
+        return result.losses.tolist()
+
+    plain = losses()
+    assert losses(**{option: tight}) != plain
+    assert losses(**{option: 1e9}) == plain
+    with pytest.raises(ValueError, match=option):
+        losses(**{option: -1.0})

@@ -70,6 +70,8 @@ def range_test(
     *,
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
     val_loader: Iterable[Any] | None = None,
+    max_grad_norm: float | None = None,
+    max_grad_value: float | None = None,
     progress: bool = False,
     **options: Any,
 ) -> RangeTestResult:
@@ -90,6 +92,9 @@ def range_test(
         criterion: the loss, as for :class:`cyclr.torch.LRFinder`.
         step_fn: ``step_fn(model, batch) -> loss``, as for :class:`cyclr.torch.LRFinder`.
         val_loader: validation batches, as for :meth:`cyclr.torch.LRFinder.range_test`.
+        max_grad_norm: the threshold your loop passes to ``accelerator.clip_grad_norm_``
+            (the gradients are clipped the same way before each step); None: no clipping.
+        max_grad_value: the same for ``accelerator.clip_grad_value_``.
         progress: show a progress bar on the main process.
         options: further ``range_test`` options (``start_lr``, ``end_lr``, ``num_iter``, ...).
 
@@ -109,6 +114,7 @@ def range_test(
     inner = getattr(optimizer, "optimizer", optimizer)
     scaler = getattr(accelerator, "scaler", None)
     finder = LRFinder(model, inner, criterion, step_fn=step_fn, scaler=scaler,
+                      max_grad_norm=max_grad_norm, max_grad_value=max_grad_value,
                       progress=progress and accelerator.is_main_process)
     with _plugin.loader_left_alone(train_loader):
         if val_loader is None:
