@@ -325,3 +325,20 @@ def test_cyclic_lr_kwargs_fit_every_cyclic_schedule() -> None:
     keras_schedule = KerasCyclicLR(**kwargs)
     for step in (0, 13, 40, 77):
         assert float(keras.ops.convert_to_numpy(keras_schedule(step))) == pytest.approx(float(core(step)))
+
+
+@pytest.mark.parametrize("make", [
+    lambda big: CyclicLR(base_lr=big, max_lr=0.006, step_size_up=4),
+    lambda big: CyclicLR(base_lr=0, max_lr=big, step_size_up=4),
+    lambda big: OneCycleLR(big, 50),
+])
+def test_integer_bounds_past_int64_compute_as_floats(make):
+    """A config (a .keras file) may hold an integer bound too large for an int64 tensor: it is a float LR."""
+    big = 10**30
+    schedule = make(big)
+    loaded = type(schedule).from_config(json.loads(json.dumps(schedule.get_config())))
+    core = schedule.schedule  # the framework-free schedule it wraps
+    for s in (schedule, loaded):
+        got = values(s, [0, 1, 3, 7])
+        assert np.all(np.isfinite(got))
+        assert_float32_close(got, core(np.array([0, 1, 3, 7])), float(big))

@@ -127,13 +127,18 @@ def cyclic_wave(schedule: CyclicSchedule, step: Any, ops: Any) -> tuple[Any, Any
 
 
 def cyclic_lr(schedule: CyclicSchedule, step: Any, ops: Any) -> Any:
-    """The learning rate of ``schedule`` at ``step``."""
-    return schedule.lr_from_wave(*cyclic_wave(schedule, step, ops))
+    """The learning rate of ``schedule`` at ``step``.
+
+    The bounds enter as Python floats: an integer bound past int64 (from a
+    config file) would otherwise fail to convert to a tensor.
+    """
+    position, scale = cyclic_wave(schedule, step, ops)
+    return _formulas.lr_from_wave(float(schedule.base_lr), float(schedule.max_lr), position, scale)
 
 
 def cyclic_momentum(schedule: CyclicSchedule, step: Any, ops: Any, base_momentum: float, max_momentum: float) -> Any:
     """Momentum cycled opposite to the LR, as :meth:`CyclicSchedule.momentum`."""
-    return schedule.momentum_from_wave(*cyclic_wave(schedule, step, ops), base_momentum, max_momentum)
+    return schedule.momentum_from_wave(*cyclic_wave(schedule, step, ops), float(base_momentum), float(max_momentum))
 
 
 def one_cycle(schedule: OneCycleSchedule, step: Any, ops: Any, ends: list[tuple[float, float]]) -> Any:
@@ -147,7 +152,8 @@ def one_cycle(schedule: OneCycleSchedule, step: Any, ops: Any, ends: list[tuple[
     step = ops.clip(step, 0.0, float(schedule.total_steps - 1))
     spans = schedule.phase_spans
     results = []
-    for (start_step, end_step), (start, end) in zip(spans, ends):
+    for (start_step, end_step), (start_value, end_value) in zip(spans, ends):
+        start, end = float(start_value), float(end_value)  # an integer max_lr past int64 cannot be a tensor
         # The share of the phase still to go, not 1 - pct: it keeps float32's
         # relative precision near a phase's end, where 1cycle's LR is smallest.
         remaining = (end_step - step) / (end_step - start_step)
