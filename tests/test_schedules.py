@@ -480,3 +480,9 @@ def test_rules_of_thumb_reject_overflows_and_cannot_hang():
         cycle_aligned_iterations(10, 1e308, 1e308)
     with pytest.raises(ValueError, match="no whole number of cycles"):
         cycle_aligned_iterations(1000, 3e-7 * math.e)  # 6e8 cycle counts to try: a search without a bound hangs
+
+
+def test_one_cycle_total_steps_past_the_float_range_is_a_value_error():
+    with pytest.raises(ValueError, match="total_steps must be a float-sized count.*401-digit"):
+        OneCycleSchedule(0.1, 10**400)
+    assert OneCycleSchedule(0.1, 10**300).phase_values() == [(0.004, 0.1), (0.1, 4e-07)]

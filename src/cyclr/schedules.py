@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Union, get_args
@@ -605,7 +606,10 @@ class OneCycleSchedule(_Serialisable):
 
     def __post_init__(self) -> None:
         max_lr = check.real("max_lr", self.max_lr)
-        check.positive_int("total_steps", self.total_steps)
+        total = check.positive_int("total_steps", self.total_steps)
+        if total > sys.float_info.max / 2:  # its phase boundaries are floats, as in PyTorch
+            raise ValueError(f"total_steps must be a float-sized count (below 1e308), got a {len(str(total))}-digit "
+                             "total_steps")
         check.in_range("pct_start", self.pct_start, 0.0, 1.0)
         check.choice("anneal_strategy", self.anneal_strategy, ANNEAL_STRATEGIES)
         div = check.nonzero("div_factor", self.div_factor)
