@@ -486,3 +486,23 @@ def test_one_cycle_total_steps_past_the_float_range_is_a_value_error():
     with pytest.raises(ValueError, match="total_steps must be a float-sized count.*401-digit"):
         OneCycleSchedule(0.1, 10**400)
     assert OneCycleSchedule(0.1, 10**300).phase_values() == [(0.004, 0.1), (0.1, 4e-07)]
+
+
+def test_integer_gamma_powers_past_the_float_range_are_a_value_error():
+    # An int gamma keeps Python's exact integer power (as PyTorch's scale_fn does) while it fits a float.
+    with pytest.warns(UserWarning, match="gamma=847180 is outside"):
+        sched = CyclicSchedule(0.0, 1.0, step_size_up=1, mode="exp_range", gamma=847180)
+    assert sched(1) == 847180.0
+    for iteration in (52, 53, np.int64(52)):
+        with pytest.raises(ValueError, match=r"iteration=.*52|iteration=53"):
+            sched(iteration)
+        with pytest.raises(ValueError, match="numeric range"):
+            sched.momentum(iteration)
+
+
+def test_custom_scale_fn_returning_an_integer_past_the_float_range_is_a_value_error():
+    sched = CyclicSchedule(0.0, 1.0, step_size_up=1, scale_fn=lambda x: 10**400)
+    with pytest.raises(ValueError, match="numeric range"):
+        sched(1)
+    with pytest.raises(ValueError, match="numeric range"):
+        sched.momentum(1)

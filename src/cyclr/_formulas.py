@@ -41,6 +41,9 @@ class _ScalarOps:
             raise ValueError(
                 f"iteration must be a whole number with a negative gamma={base!r}, got iteration={exponent!r}"
             )
+        if isinstance(value, int) and not isinstance(value, bool):
+            # An integer gamma keeps Python's exact power, as PyTorch does, until it leaves the float range.
+            float(value)  # OverflowError past the float range, as a float power raises
         return value
 
 

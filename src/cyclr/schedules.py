@@ -350,7 +350,11 @@ class CyclicSchedule(_Serialisable):
             >>> sched([0, 2, 4, 6, 8]).round(6).tolist()
             [0.1, 0.3, 0.5, 0.3, 0.1]
         """
-        return _finite("learning rate", self.lr_from_wave(*self.wave(iteration)), iteration)
+        position, scale = self.wave(iteration)
+        try:
+            return _finite("learning rate", self.lr_from_wave(position, scale), iteration)
+        except OverflowError as err:  # a custom scale_fn's integer past the float range
+            raise _overflow(iteration, err) from None
 
     def momentum(
         self,
@@ -378,7 +382,11 @@ class CyclicSchedule(_Serialisable):
             (0.9, 0.85, 0.8)
         """
         check_momentum_bounds(base_momentum, max_momentum)
-        value = self.momentum_from_wave(*self.wave(iteration), base_momentum, max_momentum)
+        position, scale = self.wave(iteration)
+        try:
+            value = self.momentum_from_wave(position, scale, base_momentum, max_momentum)
+        except OverflowError as err:
+            raise _overflow(iteration, err) from None
         return _finite("momentum", value, iteration)
 
     def lr_from_wave(self, position: Any, scale: Any) -> Any:
