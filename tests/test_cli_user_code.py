@@ -135,7 +135,7 @@ def test_each_optimizer_reaches_the_finder(
 
     seen = {}
 
-    def record(subject: find_module.Subject, *args: object) -> None:
+    def record(subject: find_module.Subject, *args: object, **kwargs: object) -> None:
         seen["optimizer"] = subject.optimizer
         raise NoSuggestionError("stopped here")
 
@@ -172,6 +172,35 @@ def test_a_step_fn_with_dict_batches(workdir: Path, capsys: pytest.CaptureFixtur
     assert code in (0, 1), err
     assert "range test on make_model: 40 steps" in out
     assert set(json.loads((workdir / "o" / "range_test.json").read_text())["metrics"]) == {"val_loss"}
+
+
+def test_gradient_clipping_reaches_the_range_test(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    def losses(*clip: str) -> list[float]:
+        torch.manual_seed(0)  # the factory's initial weights
+        out_dir = workdir / f"o{len(list(workdir.iterdir()))}"
+        argv = find("--loss", "mse", "--start-lr", "1e-3", "--end-lr", "0.5", "--num-iter", "24", *clip,
+                    "--out", str(out_dir))
+        code, _, err = run_cli(argv, capsys)
+        assert code in (0, 1), err
+        return json.loads((out_dir / "range_test.json").read_text())["losses"]
+
+    plain = losses()
+    assert losses("--max-grad-norm", "1e9") == plain  # a bound never reached changes nothing
+    assert losses("--max-grad-value", "1e9") == plain
+    assert losses("--max-grad-norm", "1e-3") != plain
+    assert losses("--max-grad-value", "1e-3") != plain
+
+
+@pytest.mark.parametrize("clip", [["--max-grad-norm", "0"], ["--max-grad-value", "-1"], ["--max-grad-norm", "nan"],
+                                  ["--max-grad-norm", "1", "--max-grad-value", "1"]])
+def test_bad_gradient_clipping_exits_2_before_any_work(
+    clip: list[str], workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(find("--loss", "mse", *clip, "--out", str(workdir / "o")), capsys)
+    assert code == 2 and "Traceback" not in err and "--max-grad" in err
+    assert not (workdir / "o").exists()
 
 
 def test_bounds_skip_the_range_test(

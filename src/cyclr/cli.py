@@ -382,6 +382,13 @@ def add_find_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--step-mode", choices=("linear", "exp"), default=None, help="LR ramp (default: linear; exp when --end-lr / --start-lr >= 100)")
     parser.add_argument("--epochs-per-step", type=_positive_float, default=4.0,
                         help="half-cycle length for the recommended step size (default: 4)")
+    clipping = parser.add_mutually_exclusive_group()
+    clipping.add_argument("--max-grad-norm", type=_positive_float, default=None, metavar="NORM",
+                          help="clip the gradients' total 2-norm to NORM before each step, as your training loop "
+                          "does (torch.nn.utils.clip_grad_norm_)")
+    clipping.add_argument("--max-grad-value", type=_positive_float, default=None, metavar="VALUE",
+                          help="clip each gradient element to [-VALUE, VALUE] before each step "
+                          "(torch.nn.utils.clip_grad_value_)")
     parser.add_argument("--seed", type=int, default=0, help="seed of a bundled task's model and batch order")
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: a fresh ./cyclr-find-NAME); must be empty unless --force")
@@ -490,7 +497,8 @@ def _find_into(out: Path, subject: Any, name: str, num_iter: int | None, args: a
 
     try:
         with torch_threads(None if args.model is not None else 1):  # one thread suits the tiny bundled models
-            result = run_range_test(subject, num_iter, args.start_lr, args.end_lr, args.step_mode, not args.no_progress)
+            result = run_range_test(subject, num_iter, args.start_lr, args.end_lr, args.step_mode, not args.no_progress,
+                                    max_grad_norm=args.max_grad_norm, max_grad_value=args.max_grad_value)
     except NoSuggestionError as err:  # e.g. the automatic sweep diverged at once
         raise RunError(str(err)) from None
     except (TypeError, ValueError) as err:

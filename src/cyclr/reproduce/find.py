@@ -496,6 +496,9 @@ def run_range_test(
     end_lr: float | None,
     step_mode: str | None,
     progress: bool,
+    *,
+    max_grad_norm: float | None = None,
+    max_grad_value: float | None = None,
 ) -> Any:
     """``LRFinder.range_test`` on ``subject``; with a val_loader and a given ``num_iter``, validation about 50 times.
 
@@ -509,6 +512,8 @@ def run_range_test(
         end_lr: the last LR, or None for the finder's default.
         step_mode: ``"linear"``, ``"exp"`` or None for the finder's choice.
         progress: show a progress bar.
+        max_grad_norm: clip the gradients' total 2-norm to this before each step, as the training loop does.
+        max_grad_value: clip each gradient element to ``[-value, value]``; not with ``max_grad_norm``.
 
     Returns:
         The :class:`cyclr.RangeTestResult`.
@@ -534,7 +539,8 @@ def run_range_test(
     """
     from ..torch import LRFinder
 
-    finder = LRFinder(subject.model, subject.optimizer, subject.criterion, step_fn=subject.step_fn, progress=progress)
+    finder = LRFinder(subject.model, subject.optimizer, subject.criterion, step_fn=subject.step_fn, progress=progress,
+                      max_grad_norm=max_grad_norm, max_grad_value=max_grad_value)
     kwargs: dict[str, Any] = {"start_lr": start_lr, "end_lr": end_lr, "num_iter": num_iter, "step_mode": step_mode}
     if subject.val_loader is not None and num_iter is not None:
         kwargs["val_every"] = max(1, num_iter // 50)
