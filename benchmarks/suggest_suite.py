@@ -6,6 +6,8 @@ For every task and seed the suite follows the paper's protocol:
    train_loader, val_loader)``: a coarse exponential sweep finds where training
    diverges, then the paper's linear sweep records the validation metric),
    read with ``result.suggest()`` (method "auto") -> (base_lr, max_lr).
+   The row ``cyclr, no val loader`` runs the same test without the val loader,
+   as a user with no held-out set does: ``suggest()`` then reads the training loss.
 2. Peer readings of the same task, each turned into CLR bounds (max, max / 4):
 
    - ``torch-lr-finder``: the real package (``torch_lr_finder.LRFinder``) with its
@@ -57,7 +59,7 @@ long training where a max_lr that survives a few cycles can still collapse
 (about 2 minutes per cycle for all 12 tasks on 2 cores: `--cycles 8` took 17 minutes).
 
 ``--reuse`` takes the constant-LR and peer rows of an earlier run (same tasks and
-specs) and runs only cyclr's range test, reading and CLR run again: a quarter of
+specs) and runs only cyclr's range tests, readings and CLR runs again: a quarter of
 the work, for iterating on the reading. Report numbers from a full run.
 """
 
@@ -92,10 +94,14 @@ from cyclr.torch import CyclicLR, LRFinder  # noqa: E402
 
 ACCURACY, MSE = "accuracy", "mse"
 CYCLR = "cyclr suggest()"
+CYCLR_LOSS = "cyclr, no val loader"
+"""cyclr's range test without a val_loader (the loss-only reading), as a user without a held-out set runs it."""
 TLF = "torch-lr-finder"
 FASTAI = "fastai valley (reimpl.)"
 LIGHTNING = "lightning (reimpl.)"
-READINGS = (CYCLR, TLF, FASTAI, LIGHTNING)
+OURS = (CYCLR, CYCLR_LOSS)
+PEERS = (TLF, FASTAI, LIGHTNING)
+READINGS = (*OURS, *PEERS)
 BEST = "best constant"
 ORACLE = "CLR around best constant"
 """Not a reading: triangular CLR from half to twice the best constant LR, which is picked on the test
@@ -619,9 +625,20 @@ def torch_lr_finder_reading(task: SuiteTask, seed: int) -> tuple[dict[str, Any],
     return out, time.perf_counter() - start
 
 
+def _cyclr_reading(result: Any) -> dict[str, Any]:
+    """``result.suggest()`` as a row: the bounds, the method, the explanation and warnings; or the refusal."""
+    try:
+        b = result.suggest()
+    except NoSuggestionError as exc:
+        return {"error": str(exc)}
+    return {"base_lr": b.base_lr, "max_lr": b.max_lr, "method": b.method, "explanation": b.explanation,
+            "warnings": list(b.warnings)}
+
+
 def range_tests(task: SuiteTask, seed: int, peers: bool = True) -> dict[str, Any]:
-    """cyclr's range test and reading, the two reimplemented peers on its coarse curve, torch-lr-finder
-    (``peers=False``: cyclr's alone, for a run that reuses the peers' rows of an earlier one)."""
+    """cyclr's range test and reading (with the val loader, and again without it), the two reimplemented
+    peers on its coarse curve, torch-lr-finder (``peers=False``: cyclr's alone, for a run that reuses the
+    peers' rows of an earlier one)."""
     model = task.build_model(seed)
     optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
     start = time.perf_counter()
@@ -629,13 +646,12 @@ def range_tests(task: SuiteTask, seed: int, peers: bool = True) -> dict[str, Any
         result = LRFinder(model, optimizer, task.criterion(), progress=False).range_test(
             task.train_loader(seed), val_loader=task.eval_loader("val"))
     seconds = time.perf_counter() - start
-    readings: dict[str, Any] = {}
-    try:
-        b = result.suggest()
-        readings[CYCLR] = {"base_lr": b.base_lr, "max_lr": b.max_lr, "method": b.method,
-                           "explanation": b.explanation, "warnings": list(b.warnings)}
-    except NoSuggestionError as exc:
-        readings[CYCLR] = {"error": str(exc)}
+    readings: dict[str, Any] = {CYCLR: _cyclr_reading(result)}
+    model = task.build_model(seed)
+    optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
+    with seeded(seed):
+        loss_only = LRFinder(model, optimizer, task.criterion(), progress=False).range_test(task.train_loader(seed))
+    readings[CYCLR_LOSS] = _cyclr_reading(loss_only)
     coarse = result.coarse if result.coarse is not None else result
     lrs, losses = peer_loss_curve(coarse.lrs, coarse.losses)
     tlf_seconds = None
@@ -780,8 +796,8 @@ def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = F
     """Run everything; returns the results dict (settings, per-seed numbers, per-task and overall summary).
 
     With ``reuse`` (the results of an earlier run), the constant-LR runs and the peers' readings and
-    runs of every task and seed it holds with the same spec are taken from it; only cyclr's range test,
-    reading and CLR run are done again (a quarter of the work, for iterating on the reading).
+    runs of every task and seed it holds with the same spec are taken from it; only cyclr's range tests,
+    readings and CLR runs are done again (a quarter of the work, for iterating on the reading).
     """
     variant = (tiny, cycles)
     tasks = [get_task(n, *variant) for n in names]
@@ -798,13 +814,13 @@ def run_suite(names: Sequence[str], seeds: int, workers: int = 1, tiny: bool = F
             old = earlier[t.name, s]
             policies = {const_name(lr): {"lr": lr} for lr in t.grid}
             for reading in READINGS:
-                if old is not None and reading != CYCLR:
+                if old is not None and reading not in OURS:
                     tests[t.name, s]["readings"][reading] = old["range_tests"]["readings"][reading]
                 r = tests[t.name, s]["readings"][reading]
                 if "max_lr" in r:
                     policies[reading] = {"base_lr": r["base_lr"], "max_lr": r["max_lr"]}
             for pname, policy in policies.items():
-                if old is not None and pname != CYCLR and pname in old["runs"]:
+                if old is not None and pname not in OURS and pname in old["runs"]:
                     runs[t.name, s, pname] = old["runs"][pname]
                     continue
                 train_jobs.append(("train", t.name, variant, s, policy))
@@ -931,7 +947,7 @@ def summarize_suite(tasks: dict[str, Any]) -> dict[str, Any]:
         summary = entry["summary"]
         mine = summary["policies"][CYCLR]["mean"]
         versus[name] = {}
-        for peer in (*READINGS[1:], BEST):
+        for peer in (*PEERS, BEST):
             theirs = summary["policies"][peer]["mean"]
             if mine is None or theirs is None:
                 versus[name][peer] = {"difference": None, "at_least_as_good": mine is not None}
@@ -993,7 +1009,7 @@ def format_summary(results: dict[str, Any]) -> str:
                      f"{_fmt(row['median_speedup']):>14} {row['never_reached']:>13} "
                      f"{_fmt(row['mean_gap_accuracy_points'], '+.2f'):>16} "
                      f"{_fmt(row['mean_gap_mse_percent'], '+.2f'):>14}")
-    peers = (*READINGS[1:], BEST)
+    peers = (*PEERS, BEST)
     lines += ["", "== cyclr's task mean minus each peer's (acc pts / MSE %, + = cyclr better; '>=' at least as good)",
               f"   {'task':<18}" + "".join(f"{p:>26}" for p in peers)]
     for name, row in summary["cyclr_vs"].items():
@@ -1019,9 +1035,9 @@ def format_report(results: dict[str, Any]) -> str:
     return "\n\n".join(parts)
 
 
-SHORT = {CYCLR: "cyclr", TLF: "torch-lr-finder", FASTAI: "fastai*", LIGHTNING: "lightning*",
+SHORT = {CYCLR: "cyclr", CYCLR_LOSS: "cyclr\nno val", TLF: "torch-lr-finder", FASTAI: "fastai*", LIGHTNING: "lightning*",
          ORACLE: "CLR at best\n(oracle)", BEST: "best const."}
-COLORS = {CYCLR: "tab:blue", TLF: "tab:orange", FASTAI: "tab:green", LIGHTNING: "tab:red", ORACLE: "tab:grey",
+COLORS = {CYCLR: "tab:blue", CYCLR_LOSS: "tab:cyan", TLF: "tab:orange", FASTAI: "tab:green", LIGHTNING: "tab:red", ORACLE: "tab:grey",
           BEST: "black"}
 
 
@@ -1147,7 +1163,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cycles", type=int, help="train every task for this many whole cycles instead of its "
                         "own count (long training: where a too-high max_lr collapses)")
     parser.add_argument("--reuse", help="results.json of an earlier run: take its constant and peer rows, "
-                        "rerun only cyclr's range test, reading and training")
+                        "rerun only cyclr's range tests, readings and training")
     args = parser.parse_args(argv)
     names = args.tasks.split(",") if args.tasks else list(QUICK_TASKS if args.quick else TASKS)
     unknown = [n for n in names if n not in TASKS]
