@@ -27,6 +27,7 @@ from cyclr.suggest import (
     noise_level,
     signal_factor,
     smooth,
+    suggest_bounds,
 )
 
 CURVES: dict[str, Any] = json.loads((Path(__file__).parent / "data" / "range_curves.json").read_text())
@@ -66,6 +67,39 @@ def test_a_loss_that_does_not_move_is_refused() -> None:
     for method in LOSS_METHODS:
         with pytest.raises(NoSuggestionError, match="flat"):
             bounds_from_loss(c["lrs"], c["losses"], method=method)
+
+
+def test_a_clear_fall_before_a_ragged_tail_is_read() -> None:
+    # breast-cancer MLP, no val_loader: the loss falls from 0.73 to 0.03 in 20 steps, then the per-batch
+    # loss jumps between 0 and 1.7 until training diverges. Measured over the whole curve, the tail's
+    # spikes made the noise 0.15 and the fall "unclear" (3.8 noise levels); up to where 90% of the fall
+    # is done the noise is that of the fall itself.
+    c = CURVES["cancer_mlp_seed0_no_val"]
+    y = np.asarray(c["losses"])
+    kept = y[4:-4]  # what the reading keeps (5% trimmed each end)
+    assert 0.57 / noise_level(kept) < signal_factor(kept.size)  # the whole curve's noise would refuse it
+    b = suggest_bounds(c["lrs"], c["losses"])
+    assert b.method == "valley" and b.warnings == ()
+    assert b.details["drop"] == pytest.approx(0.576, abs=0.01)
+    assert b.max_lr == pytest.approx(0.068, rel=0.15)
+    assert b.max_lr < b.details["min_lr"] < c["lrs"][-1]
+
+
+def test_a_loss_that_barely_fell_on_a_linear_sweep_warns() -> None:
+    # 1-D CNN, no val_loader: the loss falls only from 1.39 to 1.27 before training turns unstable.
+    # Training CLR on the valley (2.6x the best constant LR) collapsed; the warning says why it is fragile.
+    c = CURVES["signal1d_cnn_seed0_no_val"]
+    b = suggest_bounds(c["lrs"], c["losses"])
+    assert b.max_lr == pytest.approx(0.263, rel=0.15)
+    assert [w for w in b.warnings if "fell by only 9% of its level (1.39 to 1.27)" in w and "val_loader" in w]
+    # an exponential sweep spends most steps at tiny LRs and falls this little as a rule: no warning
+    assert suggest_bounds(c["lrs"][1:], c["losses"][1:], log_x=True).warnings == ()
+    # a loss that fell by most of its level does not warn
+    cancer = CURVES["cancer_mlp_seed0_no_val"]
+    assert not [w for w in suggest_bounds(cancer["lrs"], cancer["losses"]).warnings if "fell by only" in w]
+    # nor one that can go below zero, where a fraction of its level means nothing
+    shifted = suggest_bounds(c["lrs"], np.asarray(c["losses"]) - 2.0)
+    assert not [w for w in shifted.warnings if "fell by only" in w]
 
 
 def test_signal_factor() -> None:

@@ -565,9 +565,11 @@ def _loss_curve(
     low = int(np.argmin(smoothed))
     top = int(np.argmax(smoothed[: low + 1]))
     drop = float(smoothed[top] - smoothed[low])
-    noise = noise_level(y)
+    # the fall is read by the point where 90% of it is done: the noise that matters is the noise up to there
+    fallen = top + int(np.argmax(smoothed[top : low + 1] <= smoothed[low] + 0.1 * drop))
+    noise, usable = _usable_noise(y, fallen)
     scale = max(float(np.abs(smoothed).max()), 1e-12)
-    factor = signal_factor(smoothed.size)
+    factor = signal_factor(usable)
     if _flat(smoothed, noise, scale, factor):
         raise NoSuggestionError(
             f"the loss curve is flat (range {np.ptp(smoothed):.3g} vs noise {noise:.3g}): no LR in the sweep "
@@ -587,6 +589,50 @@ def _loss_curve(
     if _still_moving(smoothed, low, noise, falling=True):
         warnings.append(STILL_FALLING)
     return _LossCurve(x, y, smoothed, low, top, drop, tuple(warnings))
+
+
+SMALL_FALL = 1.0 / 3.0
+"""On a linear sweep, a non-negative loss that falls by less than this fraction of its level before its
+minimum has barely started to learn."""
+
+
+def _barely_fell(bounds: Bounds) -> Bounds:
+    """A loss reading of a linear sweep, with a warning when the loss fell by under :data:`SMALL_FALL` of its level.
+
+    On a linear sweep the LR grows with every step, so a loss that fell only a
+    little before turning back up shows a net that was just starting to learn
+    where training turned unstable: the drop being read is a handful of points
+    next to that turn. (An exponential sweep spends most of its steps at tiny
+    LRs and falls this little as a rule.) Only for a loss that cannot go below
+    zero (cross-entropy, MSE and the like), where the fraction means something.
+    """
+    bottom = float(bounds.details["min_loss"])
+    level = bottom + float(bounds.details["drop"])
+    if bottom < 0 or level <= 0 or level - bottom >= SMALL_FALL * level:
+        return bounds
+    note = (
+        f"the loss fell by only {100 * (level - bottom) / level:.0f}% of its level ({level:.3g} to {bottom:.3g}) "
+        "before its minimum: the net had barely started to learn where training turned unstable, so the "
+        "bounds sit close to that turn; a val_loader (the metric reading) or a slower sweep (more num_iter) "
+        "reads such a net more safely"
+    )
+    return dataclasses.replace(bounds, warnings=(*bounds.warnings, note))
+
+
+def _usable_noise(values: np.ndarray, end: int) -> tuple[float, int]:
+    """``(noise, points)`` of the usable part: the curve up to a little past index ``end``.
+
+    The lower of that part's noise and the whole curve's. Past the usable range
+    the per-batch loss (or a batch-norm net's accuracy) turns ragged, with
+    spikes far above the curve; that raggedness says nothing about the noise
+    of the fall (or rise) being read, and measured over the whole curve it
+    hid clear ones.
+    """
+    noise = noise_level(values)
+    usable = min(values.size, end + 1 + max(3, (end + 1) // 2))
+    if usable < values.size:
+        noise = min(noise, noise_level(values[:usable]))
+    return noise, usable
 
 
 def _flat(smoothed: np.ndarray, noise: float, scale: float, factor: float) -> bool:
@@ -1000,9 +1046,7 @@ def _metric_hump(oriented: np.ndarray) -> _Hump:
         _refuse_flat_metric(s, noise, scale, signal_factor(s.size))
         raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
     peak = _first_peak(s, start, min(0.1 * rise, 2.0 * noise))
-    usable = min(s.size, peak + 1 + max(3, (peak + 1) // 2))
-    if usable < s.size:
-        noise = min(noise, noise_level(oriented[:usable]))
+    noise, usable = _usable_noise(oriented, peak)
     factor = signal_factor(usable)
     _refuse_flat_metric(s, noise, scale, factor)
     if not (rise > factor * noise and rise > 1e-3 * scale):
@@ -1248,10 +1292,12 @@ def suggest_bounds(
             except NoSuggestionError as exc:
                 if method == "metric":
                     raise
-                return _loss_fallback(lrs, losses, name, exc, ratios)
+                bounds = _loss_fallback(lrs, losses, name, exc, ratios)
+                return bounds if log_x else _barely_fell(bounds)
             return dataclasses.replace(bounds, details=dict(bounds.details) | {"metric": name})
         method = DEFAULT_LOSS_METHOD
-    return bounds_from_loss(lrs, losses, method=method, group_ratios=ratios, **options)
+    bounds = bounds_from_loss(lrs, losses, method=method, group_ratios=ratios, **options)
+    return bounds if log_x else _barely_fell(bounds)
 
 
 def _loss_fallback(
