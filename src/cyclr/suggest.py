@@ -613,8 +613,7 @@ def _barely_fell(bounds: Bounds) -> Bounds:
     note = (
         f"the loss fell by only {100 * (level - bottom) / level:.0f}% of its level ({level:.3g} to {bottom:.3g}) "
         "before its minimum: the net had barely started to learn where training turned unstable, so the "
-        "bounds sit close to that turn; a val_loader (the metric reading) or a slower sweep (more num_iter) "
-        "reads such a net more safely"
+        "bounds sit close to that turn; a val_loader (the metric reading) reads such a net more safely"
     )
     return dataclasses.replace(bounds, warnings=(*bounds.warnings, note))
 
