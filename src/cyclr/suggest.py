@@ -567,7 +567,7 @@ def _loss_curve(
     drop = float(smoothed[top] - smoothed[low])
     # the fall is read by the point where 90% of it is done: the noise that matters is the noise up to there
     fallen = top + int(np.argmax(smoothed[top : low + 1] <= smoothed[low] + 0.1 * drop))
-    noise, usable = _usable_noise(y, fallen)
+    noise, usable = _usable_noise(y, fallen, noise_level(y))
     scale = max(float(np.abs(smoothed).max()), 1e-12)
     factor = signal_factor(usable)
     if _flat(smoothed, noise, scale, factor):
@@ -596,8 +596,8 @@ SMALL_FALL = 1.0 / 3.0
 minimum has barely started to learn."""
 
 
-def _barely_fell(bounds: Bounds) -> Bounds:
-    """A loss reading of a linear sweep, with a warning when the loss fell by under :data:`SMALL_FALL` of its level.
+def _barely_fell(bounds: Bounds, log_x: bool) -> Bounds:
+    """A loss reading, with a warning on a linear sweep when the loss fell by under :data:`SMALL_FALL` of its level.
 
     On a linear sweep the LR grows with every step, so a loss that fell only a
     little before turning back up shows a net that was just starting to learn
@@ -608,7 +608,7 @@ def _barely_fell(bounds: Bounds) -> Bounds:
     """
     bottom = float(bounds.details["min_loss"])
     level = bottom + float(bounds.details["drop"])
-    if bottom < 0 or level <= 0 or level - bottom >= SMALL_FALL * level:
+    if log_x or bottom < 0 or level <= 0 or level - bottom >= SMALL_FALL * level:
         return bounds
     note = (
         f"the loss fell by only {100 * (level - bottom) / level:.0f}% of its level ({level:.3g} to {bottom:.3g}) "
@@ -618,20 +618,19 @@ def _barely_fell(bounds: Bounds) -> Bounds:
     return dataclasses.replace(bounds, warnings=(*bounds.warnings, note))
 
 
-def _usable_noise(values: np.ndarray, end: int) -> tuple[float, int]:
+def _usable_noise(values: np.ndarray, end: int, whole: float) -> tuple[float, int]:
     """``(noise, points)`` of the usable part: the curve up to a little past index ``end``.
 
-    The lower of that part's noise and the whole curve's. Past the usable range
+    The lower of that part's noise and ``whole``, the whole curve's. Past the usable range
     the per-batch loss (or a batch-norm net's accuracy) turns ragged, with
     spikes far above the curve; that raggedness says nothing about the noise
     of the fall (or rise) being read, and measured over the whole curve it
     hid clear ones.
     """
-    noise = noise_level(values)
     usable = min(values.size, end + 1 + max(3, (end + 1) // 2))
     if usable < values.size:
-        noise = min(noise, noise_level(values[:usable]))
-    return noise, usable
+        return min(whole, noise_level(values[:usable])), usable
+    return whole, usable
 
 
 def _flat(smoothed: np.ndarray, noise: float, scale: float, factor: float) -> bool:
@@ -1045,7 +1044,7 @@ def _metric_hump(oriented: np.ndarray) -> _Hump:
         _refuse_flat_metric(s, noise, scale, signal_factor(s.size))
         raise NoSuggestionError("the metric never rises: the sweep starts above the usable LR range")
     peak = _first_peak(s, start, min(0.1 * rise, 2.0 * noise))
-    noise, usable = _usable_noise(oriented, peak)
+    noise, usable = _usable_noise(oriented, peak, noise_all)
     factor = signal_factor(usable)
     _refuse_flat_metric(s, noise, scale, factor)
     if not (rise > factor * noise and rise > 1e-3 * scale):
@@ -1241,7 +1240,9 @@ def suggest_bounds(
         metric_lrs: the LRs where the metrics were measured.
         method: ``"auto"``, ``"metric"``, ``"valley"``, ``"steepest"`` or ``"min_div10"``.
         metric: the metric to read (default: :func:`default_metric`).
-        log_x: read the metric on a log-LR axis (an exponential sweep).
+        log_x: the sweep was exponential: read the metric on a log-LR axis. On a
+            linear sweep a loss reading warns when the loss fell by less than a
+            third of its level before its minimum (:data:`SMALL_FALL`).
         group_ratios: LR of each parameter group relative to the first, stored on the bounds.
         **options: passed to :func:`bounds_from_metric` or :func:`bounds_from_loss`.
 
@@ -1291,12 +1292,10 @@ def suggest_bounds(
             except NoSuggestionError as exc:
                 if method == "metric":
                     raise
-                bounds = _loss_fallback(lrs, losses, name, exc, ratios)
-                return bounds if log_x else _barely_fell(bounds)
+                return _barely_fell(_loss_fallback(lrs, losses, name, exc, ratios), log_x)
             return dataclasses.replace(bounds, details=dict(bounds.details) | {"metric": name})
         method = DEFAULT_LOSS_METHOD
-    bounds = bounds_from_loss(lrs, losses, method=method, group_ratios=ratios, **options)
-    return bounds if log_x else _barely_fell(bounds)
+    return _barely_fell(bounds_from_loss(lrs, losses, method=method, group_ratios=ratios, **options), log_x)
 
 
 def _loss_fallback(
