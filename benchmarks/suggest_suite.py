@@ -625,6 +625,15 @@ def torch_lr_finder_reading(task: SuiteTask, seed: int) -> tuple[dict[str, Any],
     return out, time.perf_counter() - start
 
 
+def _cyclr_range_test(task: SuiteTask, seed: int, val_loader: TensorBatches | None) -> Any:
+    """cyclr's automatic range test from the seed's initial weights, with its defaults."""
+    model = task.build_model(seed)
+    optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
+    with seeded(seed):  # dropout draws from the global RNG: the same masks whichever worker runs it
+        return LRFinder(model, optimizer, task.criterion(), progress=False).range_test(
+            task.train_loader(seed), val_loader=val_loader)
+
+
 def _cyclr_reading(result: Any) -> dict[str, Any]:
     """``result.suggest()`` as a row: the bounds, the method, the explanation and warnings; or the refusal."""
     try:
@@ -639,19 +648,11 @@ def range_tests(task: SuiteTask, seed: int, peers: bool = True) -> dict[str, Any
     """cyclr's range test and reading (with the val loader, and again without it), the two reimplemented
     peers on its coarse curve, torch-lr-finder (``peers=False``: cyclr's alone, for a run that reuses the
     peers' rows of an earlier one)."""
-    model = task.build_model(seed)
-    optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
     start = time.perf_counter()
-    with seeded(seed):  # dropout draws from the global RNG: the same masks whichever worker runs it
-        result = LRFinder(model, optimizer, task.criterion(), progress=False).range_test(
-            task.train_loader(seed), val_loader=task.eval_loader("val"))
+    result = _cyclr_range_test(task, seed, task.eval_loader("val"))
     seconds = time.perf_counter() - start
-    readings: dict[str, Any] = {CYCLR: _cyclr_reading(result)}
-    model = task.build_model(seed)
-    optimizer = task.make_optimizer(model, lr=task.grid[len(task.grid) // 2])
-    with seeded(seed):
-        loss_only = LRFinder(model, optimizer, task.criterion(), progress=False).range_test(task.train_loader(seed))
-    readings[CYCLR_LOSS] = _cyclr_reading(loss_only)
+    readings: dict[str, Any] = {CYCLR: _cyclr_reading(result),
+                                CYCLR_LOSS: _cyclr_reading(_cyclr_range_test(task, seed, None))}
     coarse = result.coarse if result.coarse is not None else result
     lrs, losses = peer_loss_curve(coarse.lrs, coarse.losses)
     tlf_seconds = None
