@@ -85,6 +85,8 @@ def test_norm_clipping_any_threshold(threshold, seed):
     ({"max_grad_norm": "1"}, TypeError),
     ({"max_grad_norm": True}, TypeError),
     ({"max_grad_norm": 1.0, "max_grad_value": 1.0}, ValueError),
+    ({"max_grad_norm": 1.0, "clip_fn": print}, ValueError),
+    ({"max_grad_value": 1.0, "clip_fn": print}, ValueError),
 ])
 def test_bad_clipping_options(kwargs, error):
     model, optimizer, _ = setup()
@@ -110,3 +112,62 @@ def test_clipping_unscales_first_under_an_enabled_grad_scaler():
     assert scaler.get_scale() == 1024.0  # restored
     expected = manual_losses(result.lrs.tolist(), "norm", 0.5, scaler=torch.amp.GradScaler("cpu", init_scale=1024.0))
     assert result.losses.tolist() == expected
+
+
+def per_layer_clip(optimizer: torch.optim.Optimizer) -> None:
+    """A loop's own clipping: each parameter's gradient norm to 0.2 on its own."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                torch.nn.utils.clip_grad_norm_([p], 0.2)
+
+
+def test_clip_fn_runs_where_the_loop_clips():
+    """``clip_fn`` gets the optimizer with the summed gradients, before each step: as a loop that clips per layer."""
+    model, optimizer, batches = setup()
+    calls = []
+
+    def clip(opt: torch.optim.Optimizer) -> None:
+        assert opt is optimizer
+        assert all(p.grad is not None for p in model.parameters())
+        calls.append(1)
+        per_layer_clip(opt)
+
+    finder = LRFinder(model, optimizer, nn.CrossEntropyLoss(), clip_fn=clip, progress=False)
+    result = finder.range_test(batches, start_lr=0.0, end_lr=3.0, num_iter=30, diverge_th=1e9)
+    assert len(calls) == 30
+
+    model, optimizer, batches = setup()  # the same steps by hand
+    criterion = nn.CrossEntropyLoss()
+    expected = []
+    for i, lr in enumerate(result.lrs.tolist()):
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad(set_to_none=True)
+        loss = criterion(model(batches[i % len(batches)][0]), batches[i % len(batches)][1])
+        loss.backward()
+        per_layer_clip(optimizer)
+        optimizer.step()
+        expected.append(float(loss.detach()))
+    assert result.losses.tolist() == expected
+    assert expected != finder_losses(None, 0.0)[1]  # the clipping was active
+
+
+def test_clip_fn_sees_unscaled_gradients_under_an_enabled_grad_scaler():
+    model, optimizer, batches = setup()
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    norms = []
+
+    def clip(opt: torch.optim.Optimizer) -> None:
+        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)))
+
+    finder = LRFinder(model, optimizer, nn.CrossEntropyLoss(), scaler=scaler, clip_fn=clip, progress=False)
+    result = finder.range_test(batches, start_lr=0.0, end_lr=3.0, num_iter=30, diverge_th=1e9)
+    expected = manual_losses(result.lrs.tolist(), "norm", 0.5, scaler=torch.amp.GradScaler("cpu", init_scale=1024.0))
+    assert result.losses.tolist() == expected
+    assert max(norms) < 1e3  # unscaled: a scale of 1024 would show in the norms
+
+
+def test_clip_fn_must_be_callable():
+    model, optimizer, _ = setup()
+    with pytest.raises(TypeError, match="clip_fn"):
+        LRFinder(model, optimizer, nn.CrossEntropyLoss(), clip_fn=1.0)

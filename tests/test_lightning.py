@@ -284,3 +284,50 @@ def test_the_trainers_gradient_clipping_applies_to_the_range_test(tmp_path, algo
         warnings.simplefilter("ignore")
         expected = finder.range_test(DataLoader(data, batch_size=32), **sweep)
     assert clipped.result.losses.tolist() == expected.losses.tolist()
+
+
+class ClipsPerLayer(Digits):
+    """A module that clips its own way: each parameter's gradient norm to a tenth of gradient_clip_val."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clip_calls: list[tuple[float | None, str | None]] = []
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        self.clip_calls.append((gradient_clip_val, gradient_clip_algorithm))
+        clip_per_layer(optimizer, 0.1 * (gradient_clip_val or 1.0))
+
+
+def clip_per_layer(optimizer: torch.optim.Optimizer, threshold: float) -> None:
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                torch.nn.utils.clip_grad_norm_([p], threshold)
+
+
+def test_a_modules_configure_gradient_clipping_applies_to_the_range_test(tmp_path):
+    """Fit calls the module's own configure_gradient_clipping before each step; so does the range test."""
+    x, y = load_digits(return_X_y=True)
+    data = TensorDataset(torch.tensor(x[:256] / 16.0, dtype=torch.float32), torch.tensor(y[:256]))
+    sweep = {"start_lr": 0.0, "end_lr": 1.0, "num_iter": 40, "diverge_th": 1e9}
+    torch.manual_seed(0)
+    module = ClipsPerLayer()
+    cyc = CyclicLRCallback(step_size_up=2, range_test=sweep, save=False, progress=False)
+    trainer(tmp_path, [cyc], max_epochs=1, gradient_clip_val=0.5).fit(module, DataLoader(data, batch_size=32))
+    # the 40 range-test steps, then the 8 steps of the epoch, each with the Trainer's settings
+    assert len(module.clip_calls) == 48
+    assert module.clip_calls[0][0] == 0.5
+
+    from cyclr.torch import LRFinder
+
+    def by_hand(clip_fn) -> list[float]:
+        torch.manual_seed(0)
+        module = Digits()
+        finder = LRFinder(module, module.configure_optimizers(), step_fn=lambda m, batch: m.training_step(batch, 0),
+                          clip_fn=clip_fn, progress=False)
+        with warnings.catch_warnings():  # training_step's self.log outside a Trainer warns
+            warnings.simplefilter("ignore")
+            return finder.range_test(DataLoader(data, batch_size=32), **sweep).losses.tolist()
+
+    assert cyc.result.losses.tolist() == by_hand(lambda optimizer: clip_per_layer(optimizer, 0.05))
+    assert cyc.result.losses.tolist() != by_hand(None)

@@ -47,8 +47,8 @@ class CyclicLRCallback(Callback):
        (``self.log`` calls are ignored during the test), under the fit's
        strategy (gradients synchronised under DDP, losses averaged across
        ranks), precision and gradient clipping (``gradient_clip_val`` and
-       ``gradient_clip_algorithm``; a module's own
-       ``configure_gradient_clipping`` is not called); with a validation dataloader and a
+       ``gradient_clip_algorithm``, or the module's own
+       ``configure_gradient_clipping`` where it has one); with a validation dataloader and a
        ``validation_step``, the values that ``validation_step`` logs on the
        first ``val_batches`` batches are the test's metrics, so a logged
        accuracy gives the paper's reading;
@@ -236,7 +236,7 @@ class CyclicLRCallback(Callback):
             strategy.model or pl_module, optimizer, step_fn=step, val_fn=val_fn,
             scaler=scaler if isinstance(scaler, torch.amp.GradScaler) else None,
             progress=self.progress and trainer.is_global_zero,
-            **_gradient_clipping(trainer),
+            **_gradient_clipping(trainer, pl_module),
         )
         options = {"accumulation_steps": trainer.accumulate_grad_batches, **self.plan.range_test}
         if val_fn is None:
@@ -302,8 +302,22 @@ def _logging_to(module: pl.LightningModule, sink: dict[str, Any] | None) -> Iter
             del module.__dict__["log"]
 
 
-def _gradient_clipping(trainer: pl.Trainer) -> dict[str, float]:
-    """The Trainer's ``gradient_clip_val`` and ``gradient_clip_algorithm`` as LRFinder's clipping option."""
+def _gradient_clipping(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+    """How fit clips, as LRFinder's clipping option.
+
+    Fit calls the module's ``configure_gradient_clipping`` with the Trainer's
+    ``gradient_clip_val`` and ``gradient_clip_algorithm`` before each step; the
+    default one clips by them, which LRFinder does itself.
+    """
+    if is_overridden("configure_gradient_clipping", pl_module):
+
+        def clip(optimizer: torch.optim.Optimizer) -> None:
+            pl_module.configure_gradient_clipping(
+                optimizer, gradient_clip_val=trainer.gradient_clip_val,
+                gradient_clip_algorithm=trainer.gradient_clip_algorithm,
+            )
+
+        return {"clip_fn": clip}
     value = trainer.gradient_clip_val
     if value is None or float(value) <= 0:
         return {}

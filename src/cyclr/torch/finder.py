@@ -80,6 +80,10 @@ class LRFinder:
             (``torch.nn.utils.clip_grad_norm_``), as the training loop does; None: no clipping.
         max_grad_value: clip each gradient element to ``[-value, value]``
             (``torch.nn.utils.clip_grad_value_``); not with ``max_grad_norm``.
+        clip_fn: ``clip_fn(optimizer)``, called before each step once the step's
+            gradients are summed (and unscaled under AMP), for a loop that clips its
+            own way (e.g. a LightningModule's ``configure_gradient_clipping``); not
+            with ``max_grad_norm`` or ``max_grad_value``.
         progress: show a tqdm bar.
 
     After :meth:`range_test` the parameters, buffers, gradients and train/eval
@@ -97,7 +101,7 @@ class LRFinder:
             function that is not callable, ...).
         ValueError: neither ``criterion`` nor ``step_fn``, ``metric_fn`` with
             ``step_fn`` or ``val_fn``, a device that holds no data, a clipping
-            threshold that is not positive, or both clipping options.
+            threshold that is not positive, or more than one clipping option.
 
     Examples:
         >>> import torch
@@ -134,6 +138,7 @@ class LRFinder:
         state_device: torch.device | str | None = None,
         max_grad_norm: float | None = None,
         max_grad_value: float | None = None,
+        clip_fn: Callable[[Optimizer], Any] | None = None,
         progress: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module):
@@ -142,7 +147,9 @@ class LRFinder:
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if criterion is None and step_fn is None:
             raise ValueError("criterion must be given unless step_fn computes the loss")
-        for name, fn in (("criterion", criterion), ("step_fn", step_fn), ("metric_fn", metric_fn), ("val_fn", val_fn)):
+        functions = (("criterion", criterion), ("step_fn", step_fn), ("metric_fn", metric_fn), ("val_fn", val_fn),
+                     ("clip_fn", clip_fn))
+        for name, fn in functions:
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name} must be callable, got {fn!r}")
         if metric_fn is not None and (step_fn is not None or val_fn is not None):
@@ -157,13 +164,14 @@ class LRFinder:
             raise ValueError(f"amp_dtype must be torch.float16, torch.bfloat16 or None, got amp_dtype={amp_dtype!r}")
         if not isinstance(progress, bool):
             raise TypeError(f"progress must be a bool, got {progress!r}")
-        if max_grad_norm is not None and max_grad_value is not None:
-            raise ValueError(
-                f"give max_grad_norm or max_grad_value, not both: got max_grad_norm={max_grad_norm!r}, "
-                f"max_grad_value={max_grad_value!r}"
-            )
+        clipping = {name: value for name, value in (("max_grad_norm", max_grad_norm),
+                    ("max_grad_value", max_grad_value), ("clip_fn", clip_fn)) if value is not None}
+        if len(clipping) > 1:
+            given = ", ".join(f"{name}={value!r}" for name, value in clipping.items())
+            raise ValueError(f"give one of max_grad_norm, max_grad_value and clip_fn, not several: got {given}")
         self.max_grad_norm = None if max_grad_norm is None else check.positive("max_grad_norm", max_grad_norm)
         self.max_grad_value = None if max_grad_value is None else check.positive("max_grad_value", max_grad_value)
+        self.clip_fn = clip_fn
         self.model = model
         self.optimizer = optimizer
         self.criterion = criterion
@@ -448,10 +456,13 @@ class _Loop:
     def clip_gradients(self) -> None:
         """Clip the summed gradients as the training loop does (after unscaling them under AMP)."""
         f = self.finder
-        if f.max_grad_norm is None and f.max_grad_value is None:
+        if f.max_grad_norm is None and f.max_grad_value is None and f.clip_fn is None:
             return
         if f.scaler is not None:
             f.scaler.unscale_(f.optimizer)
+        if f.clip_fn is not None:
+            f.clip_fn(f.optimizer)
+            return
         params = [p for group in f.optimizer.param_groups for p in group["params"] if p.grad is not None]
         if f.max_grad_norm is not None:
             torch.nn.utils.clip_grad_norm_(params, f.max_grad_norm)
