@@ -138,8 +138,18 @@ def test_bad_arguments():
         ca.range_test(None, torch.nn.Linear(1, 1), optimizer, [])
 
 
-@pytest.mark.parametrize("option, tight", [("max_grad_norm", 1e-3), ("max_grad_value", 1e-4)])
-def test_range_test_clips_as_the_loop_does(option, tight):
+def clip_each_to(threshold: float):
+    def clip(optimizer: torch.optim.Optimizer) -> None:
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                torch.nn.utils.clip_grad_norm_([p], threshold)
+
+    return clip
+
+
+@pytest.mark.parametrize("option, tight, loose", [("max_grad_norm", 1e-3, 1e9), ("max_grad_value", 1e-4, 1e9),
+                                                  ("clip_fn", clip_each_to(1e-3), clip_each_to(1e9))])
+def test_range_test_clips_as_the_loop_does(option, tight, loose):
     from torch import nn
 
     def losses(**clip) -> list[float]:
@@ -156,6 +166,7 @@ def test_range_test_clips_as_the_loop_does(option, tight):
 
     plain = losses()
     assert losses(**{option: tight}) != plain
-    assert losses(**{option: 1e9}) == plain
-    with pytest.raises(ValueError, match=option):
-        losses(**{option: -1.0})
+    assert losses(**{option: loose}) == plain
+    if option != "clip_fn":
+        with pytest.raises(ValueError, match=option):
+            losses(**{option: -1.0})

@@ -72,6 +72,7 @@ def range_test(
     val_loader: Iterable[Any] | None = None,
     max_grad_norm: float | None = None,
     max_grad_value: float | None = None,
+    clip_fn: Callable[[torch.optim.Optimizer], Any] | None = None,
     progress: bool = False,
     **options: Any,
 ) -> RangeTestResult:
@@ -95,6 +96,8 @@ def range_test(
         max_grad_norm: the threshold your loop passes to ``accelerator.clip_grad_norm_``
             (the gradients are clipped the same way before each step); None: no clipping.
         max_grad_value: the same for ``accelerator.clip_grad_value_``.
+        clip_fn: ``clip_fn(optimizer)`` for a loop that clips its own way, called
+            where it clips (gradients summed and unscaled); not with the two above.
         progress: show a progress bar on the main process.
         options: further ``range_test`` options (``start_lr``, ``end_lr``, ``num_iter``, ...).
 
@@ -114,7 +117,7 @@ def range_test(
     inner = getattr(optimizer, "optimizer", optimizer)
     scaler = getattr(accelerator, "scaler", None)
     finder = LRFinder(model, inner, criterion, step_fn=step_fn, scaler=scaler,
-                      max_grad_norm=max_grad_norm, max_grad_value=max_grad_value,
+                      max_grad_norm=max_grad_norm, max_grad_value=max_grad_value, clip_fn=clip_fn,
                       progress=progress and accelerator.is_main_process)
     with _plugin.loader_left_alone(train_loader):
         if val_loader is None:
