@@ -157,3 +157,65 @@ def test_the_range_test_clips_gradients_as_the_trainer_does(tmp_path):
     unclipped = losses(0.0)
     assert losses(1e-3) != unclipped  # a tight threshold changes the steps
     assert losses(1e9) == unclipped  # one never reached leaves them exactly as they were
+
+
+def test_an_eval_dataset_gives_the_papers_reading_on_its_first_batches(tmp_path):
+    """With an eval_dataset the test measures eval loss and accuracy on its first val_batches batches."""
+    trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path, per_device_eval_batch_size=16, max_steps=2),
+                      train_dataset=Tokens(), eval_dataset=Tokens(64))
+    cb = ct.attach(trainer, step_size_up=1, range_test={**SMALL_TEST, "val_every": 5}, val_batches=1, save=False)
+    trainer.train()
+    assert sorted(cb.result.metrics) == ["val_accuracy", "val_loss"]
+    accuracy = cb.result.metrics["val_accuracy"]
+    assert len(accuracy) == len(cb.result) // 5
+    assert all(float(a * 16).is_integer() for a in accuracy)  # one batch of 16
+    assert cb.bounds.method == "metric"
+
+    # the first measurement by hand: the model after 5 of the sweep's steps, on the first 16 eval examples
+    model = tiny_bert()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.0)
+    loader = trainer.get_train_dataloader()
+    lrs = cb.result.lrs.tolist()
+    batches = iter(loader)
+    for lr in lrs[:5]:
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad()
+        loss = model(**next(batches)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    model.eval()
+    first = next(iter(trainer.get_eval_dataloader()))
+    with torch.no_grad():
+        out = model(**first)
+    assert cb.result.metrics["val_loss"][0] == pytest.approx(float(out.loss), rel=1e-4)
+    assert accuracy[0] == pytest.approx(float((out.logits.argmax(1) == first["labels"]).float().mean()))
+
+
+def test_a_regression_eval_set_gives_val_loss_and_val_batches_0_reads_the_training_loss(tmp_path):
+    class Scores(Tokens):
+        def __getitem__(self, i):
+            item = super().__getitem__(i)
+            return item | {"labels": item["labels"].float()}
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=32, num_labels=1)
+    trainer = Trainer(model=BertForSequenceClassification(config), args=arguments(tmp_path, max_steps=1),
+                      train_dataset=Scores(), eval_dataset=Scores(32))
+    cb = ct.attach(trainer, step_size_up=1, range_test=SMALL_TEST, save=False)
+    trainer.train()
+    assert sorted(cb.result.metrics) == ["val_loss"]  # (batch, 1) outputs: no accuracy
+
+    trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path, max_steps=1), train_dataset=Tokens(),
+                      eval_dataset=Tokens(32))
+    cb = ct.attach(trainer, step_size_up=1, range_test=SMALL_TEST, val_batches=0, save=False)
+    trainer.train()
+    assert cb.result.metrics == {} and cb.bounds.method == "valley"
+
+
+@pytest.mark.parametrize("value, error", [(-1, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_bad_val_batches(tmp_path, value, error):
+    trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path), train_dataset=Tokens())
+    with pytest.raises(error, match="val_batches"):
+        ct.attach(trainer, val_batches=value)

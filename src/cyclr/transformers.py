@@ -6,8 +6,9 @@
 
 When training begins, the range test runs on the Trainer's own training
 dataloader (collator, sampler, per-process shard), its prepared model and
-optimizer, its ``compute_loss`` and its gradient clipping (``max_grad_norm``);
-then the model and optimizer are restored
+optimizer, its ``compute_loss`` and its gradient clipping (``max_grad_norm``),
+measuring the loss (and, for classification, the accuracy) on the first
+batches of the ``eval_dataset`` as it goes; then the model and optimizer are restored
 and the Trainer's scheduler is :class:`cyclr.torch.CyclicLR` between the
 suggested bounds. The scheduler is saved in each checkpoint and
 ``trainer.train(resume_from_checkpoint=...)`` continues its cycle.
@@ -15,6 +16,7 @@ suggested bounds. The scheduler is saved in each checkpoint and
 
 from __future__ import annotations
 
+import itertools
 import math
 import types
 import warnings
@@ -167,13 +169,53 @@ class CyclicLRCallback(TrainerCallback):
         scaler = getattr(trainer.accelerator, "scaler", None)
         inner = getattr(optimizer, "optimizer", optimizer)  # AcceleratedOptimizer: step the wrapped one
         clip = trainer.args.max_grad_norm  # the Trainer clips when it is > 0 (1.0 by default)
-        finder = LRFinder(model, inner, step_fn=step, scaler=scaler, progress=False,
+        val_fn = self._val_fn(trainer)
+        finder = LRFinder(model, inner, step_fn=step, val_fn=val_fn, scaler=scaler, progress=False,
                           max_grad_norm=float(clip) if clip is not None and clip > 0 else None)
         options = {"accumulation_steps": max(1, int(trainer.args.gradient_accumulation_steps)),
                    **self.plan.range_test}
-        options.pop("val_every", None)
+        if val_fn is None:
+            options.pop("val_every", None)
         with _plugin.loader_left_alone(loader):
             return finder.range_test(loader, **options)
+
+    def _val_fn(self, trainer: Trainer) -> Any:
+        """The range test's validation: ``val_loss`` (and ``val_accuracy``) on the first eval batches, or None.
+
+        The batches come from ``trainer.get_eval_dataloader()`` (its collator and,
+        with several processes, this process's shard) and are kept for the
+        whole test; the loss is the Trainer's ``compute_loss``.
+        """
+        dataset = trainer.eval_dataset
+        if not self.val_batches or dataset is None or isinstance(dataset, Mapping):
+            return None
+        rng = torch.get_rng_state()
+        loader = trainer.get_eval_dataloader()
+        with _plugin.loader_left_alone(loader):
+            batches = list(itertools.islice(loader, self.val_batches))
+        torch.set_rng_state(rng)
+        if not batches:
+            return None
+
+        def validate(model: nn.Module) -> dict[str, float]:
+            loss_sum, correct, counted, classifies = 0.0, 0, 0, True
+            for raw in batches:
+                inputs = trainer._prepare_inputs(raw)
+                labels = inputs.get("labels") if isinstance(inputs, Mapping) else None
+                with trainer.compute_loss_context_manager():
+                    loss, outputs = trainer.compute_loss(model, inputs, return_outputs=True)
+                loss_sum += float(loss.detach().float().mean())
+                hits = _class_hits(outputs, labels) if classifies else None
+                if hits is None:
+                    classifies = False
+                else:
+                    correct, counted = correct + hits[0], counted + hits[1]
+            values = {"val_loss": loss_sum / len(batches)}
+            if classifies and counted:
+                values["val_accuracy"] = correct / counted
+            return values
+
+        return validate
 
 
 def attach(
@@ -187,8 +229,9 @@ def attach(
     cycle_momentum: bool = False,
     base_momentum: float = CYCLIC_BASE_MOMENTUM,
     max_momentum: float = CYCLIC_MAX_MOMENTUM,
-    method: str = "valley",
+    method: str = "auto",
     range_test: Mapping[str, Any] | None = None,
+    val_batches: int = 10,
     save: bool = True,
 ) -> CyclicLRCallback:
     """Make ``trainer`` run the LR range test when training begins and train with a cyclical LR.
@@ -218,9 +261,13 @@ def attach(
         cycle_momentum: cycle momentum / beta1 opposite to the LR (off by default for the Adam family).
         base_momentum: the momentum / beta1 at the LR's peak.
         max_momentum: the momentum / beta1 at the LR's minimum.
-        method: how to read the bounds; ``"valley"`` on the training loss by
-            default (the Trainer's evaluation has no per-step metric to read).
+        method: how to read the bounds (see :meth:`cyclr.RangeTestResult.suggest`);
+            ``"auto"`` reads the eval accuracy (classification) or eval loss when
+            the Trainer has an ``eval_dataset``, else the training loss's valley.
         range_test: options of :meth:`cyclr.torch.LRFinder.range_test`.
+        val_batches: eval batches measured every ``val_every`` steps of the test
+            (the first ones of ``trainer.get_eval_dataloader()``); 0 measures
+            nothing and reads the training loss.
         save: write ``cyclr_range_test.json``, ``.csv`` and ``.png`` to ``args.output_dir`` (main process).
 
     Returns:
@@ -245,12 +292,16 @@ def attach(
         raise TypeError(f"trainer must be a transformers.Trainer, got {type(trainer).__name__}")
     if not isinstance(save, bool):
         raise TypeError(f"save must be a bool, got save={save!r}")
+    if isinstance(val_batches, bool) or not isinstance(val_batches, int):
+        raise TypeError(f"val_batches must be an int >= 0, got val_batches={val_batches!r}")
+    if val_batches < 0:
+        raise ValueError(f"val_batches must be an int >= 0, got val_batches={val_batches!r}")
     plan = _plugin.SchedulePlan(
         policy=policy, mode=mode, epochs_per_step=epochs_per_step, step_size_up=step_size_up, gamma=gamma,
         cycle_momentum=cycle_momentum, base_momentum=base_momentum, max_momentum=max_momentum, method=method,
         range_test=range_test or {},
     )
-    callback = CyclicLRCallback(trainer, plan, val_batches=0, save=save)
+    callback = CyclicLRCallback(trainer, plan, val_batches=val_batches, save=save)
     trainer.add_callback(callback)
 
     def create_scheduler(self: Trainer, num_training_steps: int, optimizer: Optimizer | None = None) -> LRScheduler:
@@ -268,6 +319,25 @@ def attach(
 
     trainer.create_scheduler = types.MethodType(create_scheduler, trainer)  # type: ignore[method-assign]
     return callback
+
+
+def _class_hits(outputs: Any, labels: Any) -> tuple[int, int] | None:
+    """(correct, counted) for one label per example and (batch, classes) logits; None for other tasks.
+
+    Labels of -100 (the Trainer's "ignore") are not counted. Token-level and
+    causal-LM outputs (whose labels are shifted inside the model) give None: the
+    reading then uses ``val_loss``.
+    """
+    logits = outputs.get("logits") if isinstance(outputs, Mapping) else getattr(outputs, "logits", None)
+    if not isinstance(logits, torch.Tensor) or not isinstance(labels, torch.Tensor):
+        return None
+    if logits.ndim != 2 or logits.shape[1] < 2 or labels.ndim != 1 or len(labels) != len(logits):
+        return None
+    if labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        return None
+    kept = labels != -100
+    correct = int((logits.argmax(dim=1)[kept] == labels[kept]).sum())
+    return correct, int(kept.sum())
 
 
 def _bounds_of(scheduler: LRScheduler) -> Bounds | None:
