@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification, Trainer, TrainerCallback, TrainingArguments
@@ -219,3 +225,55 @@ def test_bad_val_batches(tmp_path, value, error):
     trainer = Trainer(model=tiny_bert(), args=arguments(tmp_path), train_dataset=Tokens())
     with pytest.raises(error, match="val_batches"):
         ct.attach(trainer, val_batches=value)
+
+
+DDP_SCRIPT = """
+import json, os, sys
+import torch
+torch.set_num_threads(1)
+sys.path.insert(0, {tests!r})
+from transformers import Trainer
+from test_transformers import Record, Tokens, arguments, tiny_bert
+import cyclr.transformers as ct
+
+out = sys.argv[1]
+record = Record()
+trainer = Trainer(model=tiny_bert(), args=arguments(out, num_train_epochs=1, per_device_eval_batch_size=8),
+                  train_dataset=Tokens(), eval_dataset=Tokens(64), callbacks=[record])
+cb = ct.attach(trainer, epochs_per_step=0.5, val_batches=2,
+               range_test={{"start_lr": 1e-5, "end_lr": 1.0, "num_iter": 40, "val_every": 4}})
+trainer.train()
+report = {{"world": trainer.args.world_size, "batches": len(trainer.get_train_dataloader()),
+          "eval_batches": len(trainer.get_eval_dataloader()), "losses": cb.result.losses.tolist(),
+          "metrics": {{k: v.tolist() for k, v in cb.result.metrics.items()}},
+          "bounds": [cb.bounds.base_lr, cb.bounds.max_lr], "step_size_up": cb.scheduler.step_size_up,
+          "lrs": record.lrs}}
+with open(os.path.join(out, f"rank{{trainer.args.process_index}}.json"), "w") as f:
+    json.dump(report, f)
+"""
+
+
+def test_two_processes_agree_on_the_curve_and_the_bounds(tmp_path):
+    """Under torchrun each process tests on its shard (train and eval); losses and metrics are averaged."""
+    script = tmp_path / "hf_two.py"
+    script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(script), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert ranks[0]["world"] == 2
+    # 128 examples in batches of 16 and 64 in batches of 8, halved between the processes
+    assert ranks[0]["batches"] == ranks[1]["batches"] == 4
+    assert ranks[0]["eval_batches"] == ranks[1]["eval_batches"] == 4
+    for key in ("losses", "metrics", "bounds", "lrs"):
+        assert ranks[0][key] == ranks[1][key], key
+    accuracy = ranks[0]["metrics"]["val_accuracy"]
+    assert len(accuracy) == 10  # every 4 of the 40 steps
+    assert all(float(a * 32).is_integer() for a in accuracy)  # 2 x 8 examples per process, averaged over 2
+    assert ranks[0]["step_size_up"] == 2  # half an epoch of this process's 4 batches
+    base, peak = ranks[0]["bounds"]
+    assert ranks[0]["lrs"][0] == pytest.approx(base) and max(ranks[0]["lrs"]) == pytest.approx(peak)
+    assert (tmp_path / "cyclr_range_test.json").exists()
