@@ -21,6 +21,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_schedulers.py
 	$(PY) benchmarks/bench_range_test.py
 	$(PY) benchmarks/suggest_suite.py --quick --force --out runs/suggest-suite-quick
+	$(PY) benchmarks/clr_ceiling.py --tasks digits_mlp,signal1d_cnn,digits_rows_gru,diabetes_mlp --seeds 2 \
+		--reuse runs/suggest-suite-quick/results.json --force --out runs/clr-ceiling-quick
 	$(PY) benchmarks/sweep_length.py --force --out runs/sweep-length
 
 docs: $(STAMP)

@@ -26,7 +26,7 @@ tasks it lacks, or with another spec, get their constants trained here.
 
 It prints a table per task and a summary, and writes ``results.json`` and
 ``report.txt`` to ``--out`` (default ``runs/clr-ceiling-<timestamp>``). The 12
-tasks x 3 seeds train 972 CLR runs: about 7 minutes on 2 cores.
+tasks x 3 seeds train 972 CLR runs: about 8 minutes on 2 cores.
 """
 
 from __future__ import annotations
