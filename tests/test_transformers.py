@@ -277,3 +277,16 @@ def test_two_processes_agree_on_the_curve_and_the_bounds(tmp_path):
     base, peak = ranks[0]["bounds"]
     assert ranks[0]["lrs"][0] == pytest.approx(base) and max(ranks[0]["lrs"]) == pytest.approx(peak)
     assert (tmp_path / "cyclr_range_test.json").exists()
+
+
+def test_a_compute_loss_that_returns_the_loss_alone_still_gives_val_loss(tmp_path):
+    class OwnLoss(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            return model(**inputs).loss  # ignores return_outputs, as some subclasses do
+
+    trainer = OwnLoss(model=tiny_bert(), args=arguments(tmp_path, max_steps=1), train_dataset=Tokens(),
+                      eval_dataset=Tokens(32))
+    cb = ct.attach(trainer, step_size_up=1, range_test=SMALL_TEST, save=False)
+    trainer.train()
+    assert sorted(cb.result.metrics) == ["val_loss"]
+    assert cb.bounds.method == "metric"

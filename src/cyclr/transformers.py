@@ -198,19 +198,23 @@ class CyclicLRCallback(TrainerCallback):
             return None
 
         def validate(model: nn.Module) -> dict[str, float]:
-            loss_sum, correct, counted, classifies = 0.0, 0, 0, True
+            loss_sum, weight, correct, counted, classifies = 0.0, 0, 0, 0, True
             for raw in batches:
                 inputs = trainer._prepare_inputs(raw)
                 labels = inputs.get("labels") if isinstance(inputs, Mapping) else None
                 with trainer.compute_loss_context_manager():
-                    loss, outputs = trainer.compute_loss(model, inputs, return_outputs=True)
-                loss_sum += float(loss.detach().float().mean())
+                    out = trainer.compute_loss(model, inputs, return_outputs=True)
+                # a subclass's compute_loss may ignore return_outputs and return the loss alone
+                loss, outputs = out if isinstance(out, tuple) and len(out) == 2 else (out, None)
+                n = len(labels) if isinstance(labels, torch.Tensor) and labels.ndim else 1  # a batch mean each
+                loss_sum += float(loss.detach().float().mean()) * n
+                weight += n
                 hits = _class_hits(outputs, labels) if classifies else None
                 if hits is None:
                     classifies = False
                 else:
                     correct, counted = correct + hits[0], counted + hits[1]
-            values = {"val_loss": loss_sum / len(batches)}
+            values = {"val_loss": loss_sum / weight}
             if classifies and counted:
                 values["val_accuracy"] = correct / counted
             return values
