@@ -235,6 +235,7 @@ with open(os.path.join(out, f"rank{{trainer.global_rank}}.json"), "w") as f:
 '''
 
 
+@pytest.mark.xdist_group("network_ports")  # one at a time: each launcher picks a free port
 def test_ddp_ranks_agree_on_bounds_and_use_their_shard(tmp_path):
     script = tmp_path / "ddp_fit.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
