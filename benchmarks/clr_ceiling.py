@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import statistics
 import sys
@@ -171,19 +170,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
     parser.add_argument("--smoke", action="store_true", help="tiny budgets and grids (for tests)")
     args = parser.parse_args(argv)
-    names = args.tasks.split(",") if args.tasks else list(suite.TASKS)
-    unknown = [n for n in names if n not in suite.TASKS]
-    if unknown:
-        parser.error(f"unknown task(s) {unknown}; choose from {list(suite.TASKS)}")
+    names = suite.task_names(parser, args.tasks, suite.TASKS)
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
-    earlier = None
-    if args.reuse:
-        try:
-            with open(args.reuse, encoding="utf-8") as f:
-                earlier = json.load(f)
-        except (OSError, ValueError) as exc:
-            parser.error(f"--reuse {args.reuse!r} cannot be read: {exc}")
+    earlier = suite.read_results(parser, args.reuse)
     out = args.out or os.path.join("runs", "clr-ceiling-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
     suite.prepare_out(out, args.force)
     torch.set_num_threads(1)
@@ -194,17 +184,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                "tasks": tasks, "summary": summarize(tasks)}
     report = format_report(results)
     print(report)
-
-    def dump(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(suite.finite_json(results), f, indent=1, allow_nan=False)
-
-    def text(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(report + "\n")
-
-    suite.write_atomic(os.path.join(out, "results.json"), dump)
-    suite.write_atomic(os.path.join(out, "report.txt"), text)
+    suite.save(results, out, report, figure=False)
     print(f"results and report written to {out}")
     return results
 

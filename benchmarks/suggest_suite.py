@@ -1152,6 +1152,26 @@ def save(results: dict[str, Any], out: str, report: str, figure: bool = True) ->
         write_atomic(os.path.join(out, "suggest_suite.png"), lambda tmp: plot(results, tmp))
 
 
+def task_names(parser: argparse.ArgumentParser, text: str | None, default: Sequence[str]) -> list[str]:
+    """The tasks of a ``--tasks a,b`` value (``default`` without one); an unknown name is a usage error."""
+    names = text.split(",") if text else list(default)
+    unknown = [n for n in names if n not in TASKS]
+    if unknown:
+        parser.error(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
+    return names
+
+
+def read_results(parser: argparse.ArgumentParser, path: str | None) -> dict[str, Any] | None:
+    """The ``results.json`` of an earlier run given with ``--reuse`` (None without one); unreadable: a usage error."""
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)  # type: ignore[no-any-return]
+    except (OSError, ValueError) as exc:
+        parser.error(f"--reuse {path!r} cannot be read: {exc}")
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"tasks {','.join(QUICK_TASKS)} and 2 seeds")
@@ -1166,23 +1186,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--reuse", help="results.json of an earlier run: take its constant and peer rows, "
                         "rerun only cyclr's range tests, readings and training")
     args = parser.parse_args(argv)
-    names = args.tasks.split(",") if args.tasks else list(QUICK_TASKS if args.quick else TASKS)
-    unknown = [n for n in names if n not in TASKS]
-    if unknown:
-        parser.error(f"unknown task(s) {unknown}; choose from {list(TASKS)}")
+    names = task_names(parser, args.tasks, QUICK_TASKS if args.quick else TASKS)
     seeds = args.seeds or (2 if args.quick else 3)
     if seeds < 1:
         parser.error(f"--seeds must be >= 1, got {seeds}")
     if args.cycles is not None and args.cycles < 1:
         parser.error(f"--cycles must be >= 1, got {args.cycles}")
     out = args.out or os.path.join("runs", "suggest-suite-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
-    reuse = None
-    if args.reuse:
-        try:
-            with open(args.reuse, encoding="utf-8") as f:
-                reuse = json.load(f)
-        except (OSError, ValueError) as exc:
-            parser.error(f"--reuse {args.reuse!r} cannot be read: {exc}")
+    reuse = read_results(parser, args.reuse)
     prepare_out(out, args.force)
     torch.set_num_threads(1)
     results = run_suite(names, seeds, args.jobs, tiny=args.smoke, reuse=reuse, cycles=args.cycles)

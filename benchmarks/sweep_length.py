@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import math
 import multiprocessing
 import os
@@ -184,10 +183,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--force", action="store_true", help="write into a non-empty --out")
     parser.add_argument("--smoke", action="store_true", help="tiny tasks (for tests)")
     args = parser.parse_args(argv)
-    names = args.tasks.split(",") if args.tasks else list(DEFAULT_TASKS)
-    unknown = [n for n in names if n not in suite.TASKS]
-    if unknown:
-        parser.error(f"unknown task(s) {unknown}; choose from {list(suite.TASKS)}")
+    names = suite.task_names(parser, args.tasks, DEFAULT_TASKS)
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")
     out = args.out or os.path.join("runs", "sweep-length-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
@@ -195,17 +191,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     results = run(names, args.seeds, args.factors, args.jobs, tiny=args.smoke)
     report = format_report(results)
     print(report)
-
-    def dump(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(suite.finite_json(results), f, indent=1, allow_nan=False)
-
-    def text(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(report + "\n")
-
-    suite.write_atomic(os.path.join(out, "results.json"), dump)
-    suite.write_atomic(os.path.join(out, "report.txt"), text)
+    suite.save(results, out, report, figure=False)
     print(f"results and report written to {out}")
     return results
 
