@@ -1,7 +1,13 @@
-"""Helpers shared by the adapters' tests: float32 comparisons and schedule configurations."""
+"""Helpers shared by the tests: float32 comparisons, schedule configurations, the benchmark scripts."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -32,3 +38,20 @@ def cyclic_configs(step_sizes: st.SearchStrategy[float]) -> st.SearchStrategy[di
             "shape": st.sampled_from(SHAPES),
         }
     )
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@contextlib.contextmanager
+def benchmark_module(name: str) -> Iterator[ModuleType]:
+    """``benchmarks/<name>.py`` loaded as a module, with ``benchmarks/`` importable (for ``suggest_suite``)."""
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+        sys.modules.pop("suggest_suite", None)

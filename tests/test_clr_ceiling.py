@@ -1,27 +1,19 @@
 """benchmarks/clr_ceiling.py: the best CLR bounds of a grid, scored as the suggestion suite scores readings."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
 import sklearn  # noqa: F401  (the extra this test needs)
 import matplotlib  # noqa: F401  (the extra this test needs)
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+from helpers import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(BENCH))
-    spec = importlib.util.spec_from_file_location("clr_ceiling", BENCH / "clr_ceiling.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(BENCH))
-    sys.modules.pop("suggest_suite", None)
+    with benchmark_module("clr_ceiling") as module:
+        yield module
 
 
 def test_the_grid_of_bounds(bench):
