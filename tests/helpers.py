@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +42,20 @@ def cyclic_configs(step_sizes: st.SearchStrategy[float]) -> st.SearchStrategy[di
     )
 
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
+
+
+def run_python(args: list[str], cwd: Path, *, processes: int = 1) -> subprocess.CompletedProcess[str]:
+    """``python *args`` with this checkout's ``src`` importable and one thread per process; under
+    ``torch.distributed.run`` with ``processes`` > 1. A non-zero exit fails the test with its stderr."""
+    env = os.environ | {"OMP_NUM_THREADS": "1",
+                        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
+    command = [sys.executable, *(launcher if processes > 1 else []), *args]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 @contextlib.contextmanager

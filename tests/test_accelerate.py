@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +11,7 @@ from accelerate import Accelerator
 
 import cyclr.accelerate as ca
 from cyclr.torch import CyclicLR
+from helpers import run_python
 
 SCRIPT = '''
 import json, sys
@@ -91,12 +89,7 @@ def reference_lrs(steps: int) -> list[float]:
 def test_two_processes_follow_the_single_process_cycle(tmp_path):
     script = tmp_path / "accelerate_two.py"
     script.write_text(SCRIPT)
-    src = str(Path(__file__).parents[1] / "src")
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(script), str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_python([str(script), str(tmp_path)], tmp_path, processes=2)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["processes"] == 2 and ranks[0]["batches"] == 16  # each process its shard
     assert ranks[0]["losses"] == ranks[1]["losses"]  # one curve on both processes

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from cyclr.lightning import CyclicLRCallback
 from cyclr.torch import CyclicLR
+from helpers import run_python
 
 SMALL_TEST = {"num_iter": 60, "coarse_iter": 30}
 
@@ -239,11 +237,7 @@ with open(os.path.join(out, f"rank{{trainer.global_rank}}.json"), "w") as f:
 def test_ddp_ranks_agree_on_bounds_and_use_their_shard(tmp_path):
     script = tmp_path / "ddp_fit.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True,
-                          timeout=240, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_python([str(script), str(tmp_path)], tmp_path)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["sampler"] == "DistributedSampler"
     # 1024 samples, 2 ranks, batches of 64: 8 batches per rank, so half a cycle (1 epoch) is 8 steps

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +11,7 @@ from transformers import BertConfig, BertForSequenceClassification, Trainer, Tra
 
 import cyclr.transformers as ct
 from cyclr.torch import CyclicLR, LRFinder
+from helpers import run_python
 
 SMALL_TEST = {"start_lr": 1e-5, "end_lr": 1.0, "num_iter": 60}
 
@@ -258,12 +256,7 @@ def test_two_processes_agree_on_the_curve_and_the_bounds(tmp_path):
     """Under torchrun each process tests on its shard (train and eval); losses and metrics are averaged."""
     script = tmp_path / "hf_two.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
-    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(
-        [str(Path(__file__).parents[1] / "src"), os.environ.get("PYTHONPATH", "")])}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(script), str(tmp_path)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_python([str(script), str(tmp_path)], tmp_path, processes=2)
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["world"] == 2
     # 128 examples in batches of 16 and 64 in batches of 8, halved between the processes
