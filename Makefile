@@ -15,7 +15,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cyclr reproduce --task digits --seeds 3
 
 test: $(STAMP)
-	KERAS_BACKEND=torch $(PY) -m pytest -q -n 2 --dist loadgroup
+	KERAS_BACKEND=torch $(PY) -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_schedulers.py

@@ -7,6 +7,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -46,16 +47,38 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
 
 
-def run_python(args: list[str], cwd: Path, *, processes: int = 1) -> subprocess.CompletedProcess[str]:
-    """``python *args`` with this checkout's ``src`` importable and one thread per process; under
-    ``torch.distributed.run`` with ``processes`` > 1. A non-zero exit fails the test with its stderr."""
+def run_python(args: list[str], cwd: Path, *, processes: int = 1, ports: bool = False
+               ) -> subprocess.CompletedProcess[str]:
+    """``python *args`` with this checkout's ``src`` importable and one thread per process.
+
+    With ``processes`` > 1 it runs under ``torch.distributed.run``. Such a run (or one with
+    ``ports``: a script that starts its own ranks) takes a free network port, so these runs go
+    one at a time across the test workers. A non-zero exit fails the test with its stderr.
+    """
     env = os.environ | {"OMP_NUM_THREADS": "1",
                         "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
     launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes)]
     command = [sys.executable, *(launcher if processes > 1 else []), *args]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=cwd)
+    with _one_at_a_time() if processes > 1 or ports else contextlib.nullcontext():
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, cwd=cwd)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
+
+
+@contextlib.contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """An exclusive lock shared by every test process on this machine (none where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    with open(Path(tempfile.gettempdir()) / "cyclr-tests-network-ports.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

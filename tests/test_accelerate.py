@@ -85,7 +85,6 @@ def reference_lrs(steps: int) -> list[float]:
     return lrs
 
 
-@pytest.mark.xdist_group("network_ports")  # one at a time: each launcher picks a free port
 def test_two_processes_follow_the_single_process_cycle(tmp_path):
     script = tmp_path / "accelerate_two.py"
     script.write_text(SCRIPT)

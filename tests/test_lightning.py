@@ -233,11 +233,10 @@ with open(os.path.join(out, f"rank{{trainer.global_rank}}.json"), "w") as f:
 '''
 
 
-@pytest.mark.xdist_group("network_ports")  # one at a time: each launcher picks a free port
 def test_ddp_ranks_agree_on_bounds_and_use_their_shard(tmp_path):
     script = tmp_path / "ddp_fit.py"
     script.write_text(DDP_SCRIPT.format(tests=str(Path(__file__).parent)))
-    run_python([str(script), str(tmp_path)], tmp_path)
+    run_python([str(script), str(tmp_path)], tmp_path, ports=True)  # Lightning starts the second rank
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert ranks[0]["sampler"] == "DistributedSampler"
     # 1024 samples, 2 ranks, batches of 64: 8 batches per rank, so half a cycle (1 epoch) is 8 steps

@@ -251,7 +251,6 @@ with open(os.path.join(out, f"rank{{trainer.args.process_index}}.json"), "w") as
 """
 
 
-@pytest.mark.xdist_group("network_ports")  # one at a time: each launcher picks a free port
 def test_two_processes_agree_on_the_curve_and_the_bounds(tmp_path):
     """Under torchrun each process tests on its shard (train and eval); losses and metrics are averaged."""
     script = tmp_path / "hf_two.py"
