@@ -62,6 +62,7 @@ report = {"rank": accelerator.process_index, "processes": accelerator.num_proces
           "plain_last_epoch": plain.scheduler.last_epoch, "last_epoch": scheduler.scheduler.last_epoch}
 with open(f"{sys.argv[1]}/rank{accelerator.process_index}.json", "w") as f:
     json.dump(report, f)
+accelerator.end_training()  # joins the process group's threads before exit (else a rank can abort at exit)
 '''
 
 

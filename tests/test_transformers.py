@@ -248,6 +248,7 @@ report = {{"world": trainer.args.world_size, "batches": len(trainer.get_train_da
           "lrs": record.lrs}}
 with open(os.path.join(out, f"rank{{trainer.args.process_index}}.json"), "w") as f:
     json.dump(report, f)
+torch.distributed.destroy_process_group()  # joins the process group's threads before exit
 """
 
 
