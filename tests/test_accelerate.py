@@ -14,7 +14,7 @@ from cyclr.torch import CyclicLR
 from helpers import run_python
 
 SCRIPT = '''
-import json, sys
+import json, os, sys
 import torch
 torch.set_num_threads(1)
 from accelerate import Accelerator
@@ -62,7 +62,9 @@ report = {"rank": accelerator.process_index, "processes": accelerator.num_proces
           "plain_last_epoch": plain.scheduler.last_epoch, "last_epoch": scheduler.scheduler.last_epoch}
 with open(f"{sys.argv[1]}/rank{accelerator.process_index}.json", "w") as f:
     json.dump(report, f)
-accelerator.end_training()  # joins the process group's threads before exit (else a rank can abort at exit)
+accelerator.end_training()
+sys.stdout.flush(), sys.stderr.flush()
+os._exit(0)  # skip interpreter teardown, where torch's gloo threads can abort a rank ('terminate called ...')
 '''
 
 

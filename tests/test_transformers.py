@@ -248,7 +248,9 @@ report = {{"world": trainer.args.world_size, "batches": len(trainer.get_train_da
           "lrs": record.lrs}}
 with open(os.path.join(out, f"rank{{trainer.args.process_index}}.json"), "w") as f:
     json.dump(report, f)
-torch.distributed.destroy_process_group()  # joins the process group's threads before exit
+torch.distributed.destroy_process_group()
+sys.stdout.flush(), sys.stderr.flush()
+os._exit(0)  # skip interpreter teardown, where torch's gloo threads can abort a rank ('terminate called ...')
 """
 
 
